@@ -1,0 +1,148 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Compiler settings shared by every Swift target.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "pinguin",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "pinguind", targets: ["pinguind"]),
+        .executable(name: "pinguinctl", targets: ["pinguinctl"]),
+        .executable(name: "pinguin-bench", targets: ["PinguinBench"]),
+        .library(name: "PinguinPostgres", targets: ["PinguinPostgres"]),
+        .library(name: "PinguinRedis", targets: ["PinguinRedis"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // MARK: C libraries from Debian (layer 1: system library targets)
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .systemLibrary(
+            name: "CAres",
+            pkgConfig: "libcares",
+            providers: [.apt(["libc-ares-dev"])]
+        ),
+        // MARK: Layer 2: the one C shim for what Swift cannot call (variadic functions).
+        .target(
+            name: "CPinguinShims",
+            dependencies: ["CCurl", "CAres"]
+        ),
+
+        // MARK: Layer 3: Swift wrappers, one type per C handle.
+        .target(
+            name: "PinguinClientKit",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PinguinPostgres",
+            dependencies: [
+                "CLibPQ",
+                "PinguinClientKit",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PinguinRedis",
+            dependencies: [
+                "CHiredis",
+                "PinguinClientKit",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Executables
+        .executableTarget(
+            name: "pinguind",
+            dependencies: [
+                "PinguinPostgres",
+                "PinguinRedis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "pinguinctl",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "PinguinBench",
+            dependencies: [
+                "PinguinPostgres",
+                "PinguinRedis",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: Tests: unit targets need no server, integration targets need the real ones.
+        .target(
+            name: "PinguinTestSupport",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/PinguinTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinClientKitTests",
+            dependencies: ["PinguinClientKit"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CPinguinShimsTests",
+            dependencies: ["CPinguinShims", "CCurl", "CAres"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinPostgresTests",
+            dependencies: ["PinguinPostgres"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinPostgresIntegrationTests",
+            dependencies: ["PinguinPostgres", "PinguinTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinRedisTests",
+            dependencies: ["PinguinRedis"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinRedisIntegrationTests",
+            dependencies: ["PinguinRedis", "PinguinTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

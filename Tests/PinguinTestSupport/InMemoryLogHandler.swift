@@ -1,0 +1,34 @@
+public import Logging
+public import Synchronization
+
+/// Keeps log records in memory, so tests stay quiet and can inspect what was logged.
+public struct InMemoryLogHandler: LogHandler {
+    public struct Record: Sendable {
+        public var level: Logger.Level
+        public var message: String
+        public var metadata: Logger.Metadata
+    }
+
+    /// Every record logged through any handler of this type, oldest first (bounded).
+    public static let records = Mutex<[Record]>([])
+
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .trace
+
+    public init() {}
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        let record = Record(level: event.level, message: event.message.description, metadata: merged)
+        Self.records.withLock { records in
+            if records.count >= 10_000 { records.removeFirst(5_000) }
+            records.append(record)
+        }
+    }
+}
