@@ -15,8 +15,9 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
     private var queue: [UnownedJob] = []
     private var head = 0
     private var stopping = false
+    private var thread: pthread_t?
 
-    /// The thread's name, as shown by `ps -L` and debuggers.
+    /// A name for logs and debugging.
     public let name: String
 
     public init(name: String) {
@@ -48,7 +49,18 @@ public final class ThreadExecutor: SerialExecutor, @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Whether the caller runs on this executor's thread.
+    public var isCurrentThread: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard let thread else { return false }
+        return pthread_equal(thread, pthread_self()) != 0
+    }
+
     private func runLoop() {
+        condition.lock()
+        thread = pthread_self()
+        condition.unlock()
         let executor = asUnownedSerialExecutor()
         while true {
             condition.lock()

@@ -27,6 +27,13 @@ private func decodeInteger<T: FixedWidthInteger>(
     case (.int4, 4): wide = Int64(try reader.readInteger(Int32.self))
     case (.int8, 8): wide = try reader.readInteger(Int64.self)
     case (.oidType, 4): wide = Int64(try reader.readInteger(UInt32.self))
+    case (.numeric, _):
+        // sum(bigint) and friends answer numeric; accept it when it is a whole number that fits.
+        let text = try PostgresNumeric.decode(from: bytes, type: type).description
+        guard let exact = Int64(text) else {
+            throw PostgresError(code: .decoding, message: "numeric value \(text) is not an integer that fits in \(T.self)")
+        }
+        wide = exact
     default: throw typeMismatch(T.self, type)
     }
     guard let value = T(exactly: wide) else {
@@ -81,6 +88,10 @@ extension Double: PostgresArrayElement {
         case (.float8, 8): return Double(bitPattern: try reader.readInteger(UInt64.self))
         case (.float4, 4): return Double(Float(bitPattern: try reader.readInteger(UInt32.self)))
         case (.int2, _), (.int4, _), (.int8, _): return Double(try Int64.decode(from: bytes, type: type))
+        case (.numeric, _):
+            let numeric = try PostgresNumeric.decode(from: bytes, type: type)
+            guard let value = Double(numeric.description) else { throw typeMismatch(Double.self, type) }
+            return value
         default: throw typeMismatch(Double.self, type)
         }
     }
@@ -263,4 +274,60 @@ func patchLength(_ buffer: inout [UInt8], at lengthAt: Int) {
     buffer[lengthAt + 1] = UInt8(truncatingIfNeeded: length >> 16)
     buffer[lengthAt + 2] = UInt8(truncatingIfNeeded: length >> 8)
     buffer[lengthAt + 3] = UInt8(truncatingIfNeeded: length)
+}
+
+/// A `numeric` value, exact, as its decimal text (`"-12.50"`, `"NaN"`, `"Infinity"`).
+/// `Int` and `Double` also decode from numeric columns (Int only for whole numbers that fit).
+public struct PostgresNumeric: PostgresDecodable, Hashable, CustomStringConvertible {
+    public let description: String
+
+    public init(_ text: String) {
+        description = text
+    }
+
+    public static func decode(from bytes: ArraySlice<UInt8>, type: PostgresType) throws(PostgresError) -> PostgresNumeric {
+        guard type == .numeric else { throw typeMismatch(PostgresNumeric.self, type) }
+        var reader = PostgresByteReader(bytes)
+        let count = Int(try reader.readInteger(Int16.self))
+        let weight = Int(try reader.readInteger(Int16.self))
+        let sign = try reader.readInteger(UInt16.self)
+        let scale = Int(try reader.readInteger(Int16.self))
+        switch sign {
+        case 0xC000: return PostgresNumeric("NaN")
+        case 0xD000: return PostgresNumeric("Infinity")
+        case 0xF000: return PostgresNumeric("-Infinity")
+        case 0x0000, 0x4000: break
+        default: throw PostgresError(code: .decoding, message: "numeric has an unknown sign 0x\(String(sign, radix: 16))")
+        }
+        var digits: [Int] = []
+        for _ in 0..<max(count, 0) {
+            let digit = Int(try reader.readInteger(Int16.self))
+            guard (0..<10_000).contains(digit) else {
+                throw PostgresError(code: .decoding, message: "numeric digit \(digit) is out of range")
+            }
+            digits.append(digit)
+        }
+        // Base-10000 groups: group i is worth 10000^(weight - i).
+        var integer = ""
+        if weight >= 0 {
+            for index in 0...weight {
+                let group = index < digits.count ? digits[index] : 0
+                integer += index == 0 ? String(group) : String(repeating: "0", count: 4 - String(group).count) + String(group)
+            }
+        } else {
+            integer = "0"
+        }
+        var fraction = ""
+        if scale > 0 {
+            var index = weight + 1
+            while fraction.count < scale {
+                let group = index >= 0 && index < digits.count ? digits[index] : 0
+                fraction += String(repeating: "0", count: 4 - String(group).count) + String(group)
+                index += 1
+            }
+            fraction = String(fraction.prefix(scale))
+        }
+        let negative = sign == 0x4000 && (digits.contains { $0 != 0 })
+        return PostgresNumeric((negative ? "-" : "") + integer + (fraction.isEmpty ? "" : "." + fraction))
+    }
 }

@@ -32,14 +32,22 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
         }
         defer { PQconninfoFree(parsed) }
         var options: [(keyword: String, value: String)] = []
-        var option = parsed
-        while let keyword = option.pointee.keyword {
-            if let value = option.pointee.val {
+        var cursor = parsed
+        while let keyword = cursor.pointee.keyword {
+            if let value = cursor.pointee.val {
                 options.append((String(cString: keyword), String(cString: value)))
             }
-            option += 1
+            cursor += 1
         }
         self.options = options
+        // libpq checks ports only when it connects; a typo should fail here, by name.
+        if let ports = option("port") {
+            for port in ports.split(separator: ",", omittingEmptySubsequences: false) {
+                guard let number = Int(port), (1...65535).contains(number) else {
+                    throw PostgresError(code: .invalidConfiguration, message: "invalid PostgreSQL connection string: port \"\(port)\" is not a number from 1 to 65535")
+                }
+            }
+        }
     }
 
     public func option(_ keyword: String) -> String? {

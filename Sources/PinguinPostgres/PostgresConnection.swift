@@ -173,18 +173,13 @@ public actor PostgresConnection {
         }
     }
 
-    /// Whether the connection is idle, open and still connected (an EOF or error that arrived
-    /// while idle means the server went away).
+    /// Whether the connection is open and still connected. Anything arriving on an idle
+    /// connection (Pinguin does not LISTEN) is the server going away: typically its
+    /// "terminating connection" error just before EOF, which libpq may not have noticed yet.
     public func isHealthy() -> Bool {
         guard let conn = handle, PQstatus(conn) == CONNECTION_OK else { return false }
         var descriptor = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)
-        if poll(&descriptor, 1, 0) > 0 {
-            // Readable while idle: a notice, or the server closing the connection.
-            if PQconsumeInput(conn) == 0 || PQstatus(conn) != CONNECTION_OK { return false }
-            while let result = PQgetResult(conn) { PQclear(result) }
-        }
-        return PQtransactionStatus(conn) == PQTRANS_IDLE || PQtransactionStatus(conn) == PQTRANS_INTRANS
-            || PQtransactionStatus(conn) == PQTRANS_INERROR
+        return poll(&descriptor, 1, 0) == 0
     }
 
     /// Rolls back a transaction left open; false if the connection cannot be reused.

@@ -18,6 +18,7 @@ public struct PostgresType: Hashable, Sendable, CustomStringConvertible {
     public static let json = PostgresType(oid: 114)
     public static let float4 = PostgresType(oid: 700)
     public static let float8 = PostgresType(oid: 701)
+    public static let numeric = PostgresType(oid: 1700)
     public static let bpchar = PostgresType(oid: 1042)
     public static let varchar = PostgresType(oid: 1043)
     public static let timestamp = PostgresType(oid: 1114)
@@ -42,7 +43,7 @@ public struct PostgresType: Hashable, Sendable, CustomStringConvertible {
 
     private static let names: [UInt32: String] = [
         16: "bool", 17: "bytea", 18: "char", 19: "name", 20: "int8", 21: "int2", 23: "int4", 25: "text",
-        26: "oid", 114: "json", 700: "float4", 701: "float8", 1042: "bpchar", 1043: "varchar",
+        26: "oid", 114: "json", 700: "float4", 701: "float8", 1042: "bpchar", 1700: "numeric", 1043: "varchar",
         1114: "timestamp", 1184: "timestamptz", 2950: "uuid", 3802: "jsonb", 0: "unknown",
         1000: "bool[]", 1001: "bytea[]", 1005: "int2[]", 1007: "int4[]", 1009: "text[]", 1015: "varchar[]",
         1016: "int8[]", 1021: "float4[]", 1022: "float8[]", 1185: "timestamptz[]", 2951: "uuid[]",

@@ -16,6 +16,15 @@ public enum RedisPubSubEvent: Sendable, Hashable {
     case overflow(dropped: Int)
 }
 
+extension BoundedEventQueue<RedisPubSubEvent>.Event {
+    var flattened: RedisPubSubEvent {
+        switch self {
+        case .element(let event): event
+        case .overflow(let dropped): .overflow(dropped: dropped)
+        }
+    }
+}
+
 /// The pub/sub side of Redis, on a dedicated connection.
 ///
 /// Run it as a `Service` (or call ``run()`` in a task); ``subscribe(channels:patterns:bufferSize:)``
@@ -34,9 +43,8 @@ public final class RedisSubscriber: Service, Sendable {
     private struct Registration {
         var channels: Set<String>
         var patterns: Set<String>
-        var continuation: AsyncStream<RedisPubSubEvent>.Continuation
+        var queue: BoundedEventQueue<RedisPubSubEvent>
         var ready: CheckedContinuation<Void, any Error>?
-        var dropped = 0
     }
 
     private struct State {
@@ -72,12 +80,12 @@ public final class RedisSubscriber: Service, Sendable {
 
     /// Subscribes to `channels` and `patterns` (glob-style, as `PSUBSCRIBE`), returning once Redis confirmed.
     public func subscribe(channels: [String], patterns: [String] = [], bufferSize: Int = 1024) async throws -> RedisSubscription {
-        let (stream, continuation) = AsyncStream.makeStream(of: RedisPubSubEvent.self, bufferingPolicy: .bufferingNewest(bufferSize))
+        let queue = BoundedEventQueue<RedisPubSubEvent>(capacity: bufferSize)
         let id = state.withLock { state -> UInt64 in
             state.nextID += 1
             return state.nextID
         }
-        continuation.onTermination = { [weak self] _ in
+        queue.setOnFinish { [weak self] in
             self?.remove(id)
         }
         try await withTaskCancellationHandler {
@@ -86,7 +94,7 @@ public final class RedisSubscriber: Service, Sendable {
                     if state.finished { return RedisError(code: .connectionClosed, message: "the subscriber has stopped") }
                     if Task.isCancelled { return CancellationError() }
                     var registration = Registration(
-                        channels: Set(channels), patterns: Set(patterns), continuation: continuation, ready: ready)
+                        channels: Set(channels), patterns: Set(patterns), queue: queue, ready: ready)
                     if registration.channels.isSubset(of: state.confirmedChannels),
                         registration.patterns.isSubset(of: state.confirmedPatterns)
                     {
@@ -100,9 +108,9 @@ public final class RedisSubscriber: Service, Sendable {
                 wake()
             }
         } onCancel: {
-            continuation.finish()
+            queue.finish()
         }
-        return RedisSubscription(stream: stream)
+        return RedisSubscription(queue: queue)
     }
 
     /// Reads messages until cancelled or gracefully shut down, reconnecting whenever the connection breaks.
@@ -205,17 +213,11 @@ public final class RedisSubscriber: Service, Sendable {
     }
 
     private func deliver(_ event: RedisPubSubEvent, to matches: (Registration) -> Bool) {
-        state.withLock { state in
-            for (id, registration) in state.registrations where matches(registration) {
-                var dropped = registration.dropped
-                if dropped > 0, case .dropped = registration.continuation.yield(.overflow(dropped: dropped)) {
-                    dropped = 1
-                } else {
-                    dropped = 0
-                }
-                if case .dropped = registration.continuation.yield(event) { dropped += 1 }
-                state.registrations[id]?.dropped = dropped
-            }
+        let queues = state.withLock { state in
+            state.registrations.values.filter(matches).map(\.queue)
+        }
+        for queue in queues {
+            queue.push(event)
         }
     }
 
@@ -237,7 +239,7 @@ public final class RedisSubscriber: Service, Sendable {
         }
         for registration in registrations {
             registration.ready?.resume(throwing: RedisError(code: .connectionClosed, message: "the subscriber has stopped"))
-            registration.continuation.finish()
+            registration.queue.finish()
         }
     }
 
@@ -252,12 +254,24 @@ public final class RedisSubscriber: Service, Sendable {
     }
 }
 
-/// The events of one subscription; ends when the subscriber stops. Dropping the iterator unsubscribes.
+/// The events of one subscription; ends when the subscriber stops. Cancelling the task that
+/// iterates it, or calling ``cancel()``, unsubscribes.
 public struct RedisSubscription: AsyncSequence, Sendable {
     public typealias Element = RedisPubSubEvent
-    let stream: AsyncStream<RedisPubSubEvent>
+    let queue: BoundedEventQueue<RedisPubSubEvent>
 
-    public func makeAsyncIterator() -> AsyncStream<RedisPubSubEvent>.AsyncIterator {
-        stream.makeAsyncIterator()
+    public func cancel() {
+        queue.finish()
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        var inner: BoundedEventQueue<RedisPubSubEvent>.AsyncIterator
+        public mutating func next() async -> RedisPubSubEvent? {
+            await inner.next()?.flattened
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(inner: queue.makeAsyncIterator())
     }
 }

@@ -43,18 +43,14 @@ public enum TestServices {
     }
 
     /// Runs `scripts/services ARGUMENTS…` (e.g. `restart postgres`) and waits for it.
-    public static func runServicesScript(_ arguments: String...) throws {
-        let process = Process()
-        process.executableURL = repositoryRoot.appendingPathComponent("scripts/services")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw ScriptFailed(arguments: arguments, status: process.terminationStatus, output: String(decoding: text, as: UTF8.self))
+    ///
+    /// Uses `posix_spawn` and `waitpid` on a thread of its own: Foundation's `Process.waitUntilExit`
+    /// was seen to hang here when called from a task.
+    public static func runServicesScript(_ arguments: String...) async throws {
+        let script = repositoryRoot.appendingPathComponent("scripts/services").path
+        let (status, output) = try await ChildProcess.run(script, arguments: arguments)
+        guard status == 0 else {
+            throw ScriptFailed(arguments: arguments, status: status, output: output)
         }
     }
 

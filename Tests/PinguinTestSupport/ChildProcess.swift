@@ -1,0 +1,39 @@
+import Foundation
+
+/// Runs a program to completion with `posix_spawn`, output captured through a temporary file.
+public enum ChildProcess {
+    public struct SpawnFailed: Error, CustomStringConvertible {
+        public var path: String
+        public var errno: Int32
+        public var description: String { "cannot start \(path): \(String(cString: strerror(errno)))" }
+    }
+
+    /// Returns the exit status (128+signal when killed) and everything written to stdout and stderr.
+    public static func run(_ path: String, arguments: [String]) async throws -> (status: Int32, output: String) {
+        let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("pinguin-child-\(UUID().uuidString)").path
+        defer { unlink(outputPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw SpawnFailed(path: path, errno: spawned) }
+        let child = pid
+        let status: Int32 = await withCheckedContinuation { continuation in
+            let waiter = Thread {
+                var raw: Int32 = 0
+                while waitpid(child, &raw, 0) < 0 && errno == EINTR {}
+                let exited = (raw & 0x7F) == 0
+                continuation.resume(returning: exited ? (raw >> 8) & 0xFF : 128 + (raw & 0x7F))
+            }
+            waiter.start()
+        }
+        let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        return (status, output)
+    }
+}
