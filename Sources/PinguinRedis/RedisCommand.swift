@@ -42,7 +42,11 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
     }
 
     public init(_ name: String, arguments: [any RedisArgument]) {
-        self.arguments = [Array(name.utf8)] + arguments.map(\.redisBytes)
+        var all: [[UInt8]] = []
+        all.reserveCapacity(arguments.count + 1)
+        all.append(Array(name.utf8))
+        for argument in arguments { all.append(argument.redisBytes) }
+        self.arguments = all
     }
 
     public init(rawArguments: [[UInt8]]) {
@@ -52,6 +56,30 @@ public struct RedisCommand: Sendable, CustomStringConvertible {
 
     public var name: String { String(decoding: arguments[0], as: UTF8.self).uppercased() }
 
+    /// Appends the command in RESP, as an array of bulk strings.
+    func encode(into buffer: inout [UInt8]) {
+        buffer.append(UInt8(ascii: "*"))
+        appendDecimal(arguments.count, to: &buffer)
+        for argument in arguments {
+            buffer.append(UInt8(ascii: "$"))
+            appendDecimal(argument.count, to: &buffer)
+            buffer.append(contentsOf: argument)
+            buffer.append(13)
+            buffer.append(10)
+        }
+    }
+
     /// The command name only: arguments may hold secrets (AUTH) or large payloads.
     public var description: String { name }
+}
+
+/// Appends `value` in decimal followed by CRLF.
+private func appendDecimal(_ value: Int, to buffer: inout [UInt8]) {
+    if value < 10 {
+        buffer.append(UInt8(ascii: "0") + UInt8(value))
+    } else {
+        buffer.append(contentsOf: String(value).utf8)
+    }
+    buffer.append(13)
+    buffer.append(10)
 }
