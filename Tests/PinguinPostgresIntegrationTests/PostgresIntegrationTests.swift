@@ -12,17 +12,7 @@ private func makeClient(maximumConnections: Int = 4, retry: Duration = .seconds(
 
 /// Runs `body` with a fresh client, holding the PostgreSQL gate shared, and closes the client.
 private func withClient<T: Sendable>(maximumConnections: Int = 4, _ body: (PostgresClient) async throws -> T) async throws -> T {
-    try await ServiceGate.postgres.shared {
-        let client = try makeClient(maximumConnections: maximumConnections)
-        do {
-            let result = try await body(client)
-            await client.close()
-            return result
-        } catch {
-            await client.close()
-            throw error
-        }
-    }
+    try await ServiceGate.postgres.withClient({ try makeClient(maximumConnections: maximumConnections) }, close: { await $0.close() }, body)
 }
 
 /// A table name no other test uses.

@@ -15,17 +15,7 @@ private func makeClient(maximumConnections: Int = 4) throws -> RedisClient {
 }
 
 private func withClient<T: Sendable>(maximumConnections: Int = 4, _ body: (RedisClient) async throws -> T) async throws -> T {
-    try await ServiceGate.redis.shared {
-        let client = try makeClient(maximumConnections: maximumConnections)
-        do {
-            let result = try await body(client)
-            await client.close()
-            return result
-        } catch {
-            await client.close()
-            throw error
-        }
-    }
+    try await ServiceGate.redis.withClient({ try makeClient(maximumConnections: maximumConnections) }, close: { await $0.close() }, body)
 }
 
 private func uniqueKey(_ prefix: String) -> String {

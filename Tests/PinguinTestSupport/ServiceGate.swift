@@ -53,3 +53,22 @@ public actor ServiceGate {
         }
     }
 }
+
+extension ServiceGate {
+    /// Holds the gate shared, makes a client, runs `body` with it, and closes it whatever happens.
+    public nonisolated func withClient<Client, T: Sendable>(
+        _ make: () throws -> Client, close: (Client) async -> Void, _ body: (Client) async throws -> T
+    ) async throws -> T {
+        try await shared {
+            let client = try make()
+            do {
+                let result = try await body(client)
+                await close(client)
+                return result
+            } catch {
+                await close(client)
+                throw error
+            }
+        }
+    }
+}
