@@ -75,10 +75,37 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "PinguinModel",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PinguinStore",
+            dependencies: [
+                "PinguinModel",
+                "PinguinPostgres",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PinguinIngester",
+            dependencies: [
+                "PinguinModel",
+                "PinguinStore",
+                "PinguinRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Executables
         .executableTarget(
             name: "pinguind",
             dependencies: [
+                "PinguinIngester",
+                "PinguinStore",
                 "PinguinPostgres",
                 "PinguinRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -97,6 +124,8 @@ let package = Package(
         .executableTarget(
             name: "PinguinBench",
             dependencies: [
+                "PinguinIngester",
+                "PinguinStore",
                 "PinguinPostgres",
                 "PinguinRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -109,6 +138,7 @@ let package = Package(
         .target(
             name: "PinguinTestSupport",
             dependencies: [
+                "PinguinPostgres",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/PinguinTestSupport",
@@ -132,6 +162,26 @@ let package = Package(
         .testTarget(
             name: "PinguinPostgresIntegrationTests",
             dependencies: ["PinguinPostgres", "PinguinTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinModelTests",
+            dependencies: ["PinguinModel"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinStoreTests",
+            dependencies: ["PinguinStore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinStoreIntegrationTests",
+            dependencies: ["PinguinStore", "PinguinTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinIngesterIntegrationTests",
+            dependencies: ["PinguinIngester", "PinguinStore", "PinguinTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

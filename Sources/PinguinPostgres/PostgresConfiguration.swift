@@ -9,7 +9,7 @@ import Foundation
 /// `description` shows the target without the password.
 public struct PostgresConfiguration: Sendable, CustomStringConvertible {
     /// Every option libpq recognised, keyword and value, in libpq's order (password included).
-    let options: [(keyword: String, value: String)]
+    private(set) var options: [(keyword: String, value: String)]
 
     /// How long one connection attempt may take (libpq's `connect_timeout`); the string's own value wins.
     public var connectTimeoutSeconds: Int = 10
@@ -48,6 +48,13 @@ public struct PostgresConfiguration: Sendable, CustomStringConvertible {
                 }
             }
         }
+    }
+
+    /// A copy with one libpq option set (e.g. `dbname` to reach another database on the same server).
+    public func setting(_ keyword: String, to value: String) -> PostgresConfiguration {
+        var copy = self
+        copy.options = options.filter { $0.keyword != keyword } + [(keyword, value)]
+        return copy
     }
 
     public func option(_ keyword: String) -> String? {

@@ -17,11 +17,14 @@ public actor PostgresConnection {
     private let logger: Logger
     /// The `PGconn *`; nil once closed.
     private var handle: OpaquePointer?
+    /// Receives the server's notices and warnings; libpq holds an unretained pointer to it.
+    private let noticeSink: NoticeSink
 
     private init(configuration: PostgresConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
         self.executor = ThreadExecutor(name: "pinguin-pg")
+        self.noticeSink = NoticeSink(logger: logger)
     }
 
     isolated deinit {
@@ -51,6 +54,11 @@ public actor PostgresConnection {
             PQfinish(conn)
             throw PostgresError(code: .connectionFailed, message: "cannot connect to \(configuration): \(reason)")
         }
+        // Notices go to the logger, not to libpq's default of writing on stderr.
+        PQsetNoticeProcessor(conn, { context, message in
+            guard let context, let message else { return }
+            Unmanaged<NoticeSink>.fromOpaque(context).takeUnretainedValue().receive(String(cString: message))
+        }, Unmanaged.passUnretained(noticeSink).toOpaque())
         handle = conn
         logger.debug("postgres connection opened", metadata: [
             "db.target": "\(configuration)", "db.backend_pid": "\(PQbackendPID(conn))",
@@ -331,6 +339,24 @@ public actor PostgresConnection {
 
     private func errorMessage(_ conn: OpaquePointer) -> String {
         PQerrorMessage(conn).map { String(cString: $0).trimmingTrailingNewlines() } ?? "unknown error"
+    }
+}
+
+/// Turns libpq notices into log records (debug for NOTICE and below, warning for WARNING).
+final class NoticeSink: Sendable {
+    let logger: Logger
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+
+    func receive(_ message: String) {
+        let text = message.trimmingTrailingNewlines()
+        if text.hasPrefix("WARNING") {
+            logger.warning("postgres warning", metadata: ["db.notice": "\(text)"])
+        } else {
+            logger.debug("postgres notice", metadata: ["db.notice": "\(text)"])
+        }
     }
 }
 

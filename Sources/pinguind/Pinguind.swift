@@ -15,7 +15,7 @@ struct Pinguind: AsyncParsableCommand {
         commandName: "pinguind",
         abstract: "The Pinguin uptime-monitoring daemon.",
         version: PinguinVersion.current,
-        subcommands: [Run.self, Check.self],
+        subcommands: [Run.self, Migrate.self, Check.self],
         defaultSubcommand: Run.self
     )
 

@@ -1,14 +1,16 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PinguinIngester
 import PinguinPostgres
 import PinguinRedis
+import PinguinStore
 import ServiceLifecycle
 
 /// `pinguind run` (the default): starts the daemon in the foreground until SIGTERM or SIGINT.
 ///
-/// Today it holds its PostgreSQL pool and Redis connections and watches both; the scheduler,
-/// supervisor, ingester and control-plane roles join this service group as they are built.
+/// Applies pending migrations, then runs the chosen roles in one service group. Built so far:
+/// the ingester; the scheduler, supervisor and control plane join as they are built.
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the daemon in the foreground (the default).")
 
@@ -17,6 +19,21 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Seconds between connectivity checks of PostgreSQL and Redis.")
     var healthInterval: Double = 10
 
+    @Option(help: ArgumentHelp("Roles to run, comma-separated.", discussion: "Built so far: ingester. Default: all of them."))
+    var roles: String = "ingester"
+
+    @Option(help: "Ingester: parallel read-write loops.")
+    var ingesterWorkers: Int = 2
+
+    @Option(help: "Ingester: most results per database transaction.")
+    var ingesterBatchSize: Int = 5000
+
+    @Option(help: "Days of raw results to keep (older daily partitions are dropped).")
+    var resultRetentionDays: Int = 31
+
+    @Flag(help: "Do not apply pending migrations at start-up (fail if any is pending).")
+    var noMigrate = false
+
     func run() async throws {
         let logger = connection.makeLogger()
         let postgresConfiguration = try connection.postgres()
@@ -24,9 +41,43 @@ struct Run: AsyncParsableCommand {
         let watcher = ConnectivityWatcher(
             postgres: postgresConfiguration, redis: redisConfiguration,
             interval: .milliseconds(Int64(healthInterval * 1000)), logger: logger)
+        let chosen = Set(roles.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let known: Set<String> = ["ingester"]
+        guard chosen.isSubset(of: known), !chosen.isEmpty else {
+            throw ValidationError("--roles: unknown role(s) \(chosen.subtracting(known).sorted().joined(separator: ", ")); built so far: \(known.sorted().joined(separator: ", "))")
+        }
+        var postgresOptions = PostgresClient.Configuration()
+        postgresOptions.maximumConnections = max(4, ingesterWorkers + 2)
+        postgresOptions.connectRetryTimeout = .seconds(30)
+        let postgres = PostgresClient(postgresConfiguration, configuration: postgresOptions, logger: logger)
+        let migrations = MigrationRunner(client: postgres, logger: logger)
+        if noMigrate {
+            let pending = try await migrations.status().filter { $0.appliedAt == nil }
+            guard pending.isEmpty else {
+                throw ValidationError("migrations \(pending.map { String($0.version) }.joined(separator: ", ")) are pending; run pinguind migrate up")
+            }
+        } else {
+            try await migrations.up()
+        }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: watcher)]
+        if chosen.contains("ingester") {
+            var redisOptions = RedisClient.Configuration()
+            redisOptions.maximumConnections = ingesterWorkers + 2
+            let redis = RedisClient(redisConfiguration, configuration: redisOptions, logger: logger)
+            let (storage, _) = try await Storage.open(client: postgres, logger: logger)
+            var configuration = Ingester.Configuration()
+            configuration.workers = ingesterWorkers
+            configuration.batchSize = ingesterBatchSize
+            configuration.retention.resultDays = resultRetentionDays
+            configuration.retention.minuteRollupDays = resultRetentionDays
+            services.append(.init(service: Ingester(
+                configuration: configuration, redis: redis, storage: storage,
+                rejects: RejectedResultStore(client: postgres), logger: logger)))
+        }
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: watcher)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("pinguind starting", metadata: [
+            "pinguin.roles": "\(chosen.sorted().joined(separator: ","))",
             "pinguin.version": "\(PinguinVersion.current)", "db.target": "\(postgresConfiguration)",
             "redis.target": "\(redisConfiguration)",
         ])

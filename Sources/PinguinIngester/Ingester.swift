@@ -1,0 +1,201 @@
+import Foundation
+public import Logging
+import PinguinModel
+public import PinguinRedis
+public import PinguinStore
+public import ServiceLifecycle
+import Synchronization
+
+/// The ingester role: moves check results from the Redis results stream into PostgreSQL.
+///
+/// Reads through a consumer group (so any number of ingesters share the stream), writes each batch
+/// in one transaction (``ResultStorage/write(_:)``, idempotent on the slot), and acknowledges and
+/// deletes the entries only after that transaction committed. If PostgreSQL is down the batch is
+/// retried with backoff and everything else waits in Redis; entries left pending by an ingester
+/// that died are claimed by another after ``Configuration/claimIdle``. A malformed entry is stored
+/// in `results_rejected` with the reason, never dropped silently.
+public final class Ingester: Service, Sendable {
+    public struct Configuration: Sendable {
+        /// The results stream. Default `{pinguin}:results` (see proto-docs/redis.md).
+        public var stream = "{pinguin}:results"
+        /// The consumer group all ingesters share. Default `ingesters`.
+        public var group = "ingesters"
+        /// This process's consumer name; each worker appends `-N`. Default `HOST-PID`.
+        public var consumer = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
+        /// Parallel read-write loops in this process. Default 2.
+        public var workers = 2
+        /// Most results written in one transaction. Default 5000.
+        public var batchSize = 5_000
+        /// How long a read waits for the first entry; also the longest a result waits to be written. Default 200 ms.
+        public var flushInterval: Duration = .milliseconds(200)
+        /// Entries pending this long on any consumer are taken over. Default 60 s: longer than any check's deadline.
+        public var claimIdle: Duration = .seconds(60)
+        /// How often partitions and retention are maintained. Default 10 minutes.
+        public var maintenanceInterval: Duration = .seconds(600)
+        public var retention = RetentionPolicy()
+
+        public init() {}
+    }
+
+    /// Running totals since start.
+    public struct Statistics: Sendable, Hashable {
+        public var inserted = 0
+        public var duplicates = 0
+        public var orphans = 0
+        public var rejected = 0
+        public var batches = 0
+        public var failedAttempts = 0
+        public var claimed = 0
+    }
+
+    public let configuration: Configuration
+    private let redis: RedisClient
+    private let storage: any ResultStorage
+    private let rejects: RejectedResultStore
+    private let logger: Logger
+    private let totals = Mutex(Statistics())
+
+    public init(configuration: Configuration, redis: RedisClient, storage: any ResultStorage, rejects: RejectedResultStore, logger: Logger) {
+        self.configuration = configuration
+        self.redis = redis
+        self.storage = storage
+        self.rejects = rejects
+        self.logger = logger
+    }
+
+    public var statistics: Statistics { totals.withLock { $0 } }
+
+    public func run() async throws {
+        try await redis.xgroupCreate(configuration.stream, group: configuration.group, startID: "0")
+        await withTaskGroup(of: Void.self) { group in
+            for index in 0..<configuration.workers {
+                group.addTask { await self.workerLoop(consumer: "\(self.configuration.consumer)-\(index)") }
+            }
+            group.addTask { await self.maintenanceLoop() }
+            await group.waitForAll()
+        }
+    }
+
+    private var stopping: Bool { Task.isCancelled || Task.isShuttingDownGracefully }
+
+    private func workerLoop(consumer: String) async {
+        var lastClaim = ContinuousClock.now - configuration.claimIdle
+        var backoff = PinguinRedisBackoff()
+        while !stopping {
+            do {
+                var entries: [RedisStreamEntry]
+                if ContinuousClock.now - lastClaim >= configuration.claimIdle / 2 {
+                    lastClaim = .now
+                    let claimed = try await redis.xautoclaim(
+                        configuration.stream, group: configuration.group, consumer: consumer,
+                        minIdle: configuration.claimIdle, count: configuration.batchSize)
+                    entries = claimed.entries
+                    if !entries.isEmpty {
+                        totals.withLock { $0.claimed += entries.count }
+                        logger.warning("claimed results left pending by another ingester", metadata: [
+                            "ingester.consumer": "\(consumer)", "ingester.claimed": "\(entries.count)",
+                        ])
+                    }
+                } else {
+                    entries = []
+                }
+                if entries.isEmpty {
+                    entries = try await cancelWhenGracefulShutdown {
+                        try await self.redis.xreadgroup(
+                            self.configuration.stream, group: self.configuration.group, consumer: consumer,
+                            count: self.configuration.batchSize, block: self.configuration.flushInterval)
+                    }
+                }
+                backoff.reset()
+                if !entries.isEmpty { await store(entries, consumer: consumer) }
+            } catch {
+                if stopping { break }
+                logger.error("reading the results stream failed", metadata: ["ingester.consumer": "\(consumer)", "error": "\(error)"])
+                try? await Task.sleep(for: backoff.next())
+            }
+        }
+    }
+
+    /// Writes one batch until it is committed (or the process stops), then acknowledges it.
+    private func store(_ entries: [RedisStreamEntry], consumer: String) async {
+        var valid: [CheckResult] = []
+        var rejected: [RejectedResult] = []
+        valid.reserveCapacity(entries.count)
+        for entry in entries {
+            do {
+                valid.append(try CheckResult(streamFields: entry.fields))
+            } catch {
+                rejected.append(RejectedResult(streamID: entry.id, reason: error.description, fields: entry.fields))
+            }
+        }
+        var backoff = PinguinRedisBackoff()
+        while true {
+            do {
+                if !rejected.isEmpty {
+                    try await rejects.store(rejected)
+                }
+                let outcome = try await storage.write(valid)
+                try await acknowledge(entries.map(\.id))
+                totals.withLock { totals in
+                    totals.inserted += outcome.inserted
+                    totals.duplicates += outcome.duplicates
+                    totals.orphans += outcome.orphans
+                    totals.rejected += rejected.count
+                    totals.batches += 1
+                }
+                if !rejected.isEmpty {
+                    logger.warning("rejected malformed results", metadata: [
+                        "ingester.rejected": "\(rejected.count)", "ingester.first_reason": "\(rejected[0].reason)",
+                    ])
+                }
+                return
+            } catch {
+                totals.withLock { $0.failedAttempts += 1 }
+                logger.error("storing results failed; retrying", metadata: [
+                    "ingester.consumer": "\(consumer)", "ingester.batch": "\(entries.count)", "error": "\(error)",
+                ])
+                // Stopping now is safe: the entries stay pending and another ingester claims them.
+                if stopping { return }
+                try? await Task.sleep(for: backoff.next())
+                if stopping { return }
+            }
+        }
+    }
+
+    private func acknowledge(_ ids: [String]) async throws {
+        let replies = try await redis.pipeline([
+            RedisCommand("XACK", arguments: [configuration.stream, configuration.group] + ids),
+            RedisCommand("XDEL", arguments: [configuration.stream] + ids),
+        ])
+        if let error = replies.first(where: { if case .error = $0 { true } else { false } }) {
+            throw RedisError(code: .server, message: error.string ?? "\(error)")
+        }
+    }
+
+    private func maintenanceLoop() async {
+        while !stopping {
+            do {
+                _ = try await storage.maintain(now: Date(), retention: configuration.retention)
+            } catch {
+                logger.error("result storage maintenance failed", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown {
+                try await Task.sleep(for: self.configuration.maintenanceInterval)
+            }
+        }
+    }
+}
+
+/// Exponential backoff for the ingester's retries: 100 ms doubling to 5 s.
+struct PinguinRedisBackoff {
+    private var current: Duration = .milliseconds(100)
+
+    mutating func next() -> Duration {
+        defer { current = min(current * 2, .seconds(5)) }
+        return current
+    }
+
+    mutating func reset() {
+        current = .milliseconds(100)
+    }
+}
