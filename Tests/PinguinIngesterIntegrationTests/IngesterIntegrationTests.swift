@@ -1,0 +1,245 @@
+import Foundation
+import PinguinIngester
+import PinguinModel
+import PinguinPostgres
+import PinguinRedis
+import PinguinStore
+import PinguinTestSupport
+import Testing
+
+/// A migrated temporary database, a stream of its own, and ingesters to run against them.
+private struct Fixture {
+    let postgres: PostgresClient
+    let redis: RedisClient
+    let stream: String
+    let monitors: [Int64]
+
+    func ingester(consumer: String, claimIdle: Duration = .seconds(60), batchSize: Int = 2_000) -> Ingester {
+        var configuration = Ingester.Configuration()
+        configuration.stream = stream
+        configuration.consumer = consumer
+        configuration.claimIdle = claimIdle
+        configuration.batchSize = batchSize
+        configuration.flushInterval = .milliseconds(50)
+        return Ingester(
+            configuration: configuration, redis: redis,
+            storage: PartitionedResultStorage(client: postgres, logger: TestServices.logger()),
+            rejects: RejectedResultStore(client: postgres), logger: TestServices.logger())
+    }
+
+    /// Adds results to the stream, 1000 per pipeline.
+    func publish(_ results: [CheckResult]) async throws {
+        var index = 0
+        while index < results.count {
+            let chunk = results[index..<min(results.count, index + 1000)]
+            let replies = try await redis.pipeline(chunk.map { result in
+                RedisClient.xaddCommand(stream, fields: result.streamFields.map { ($0.0, $0.1 as any RedisArgument) })
+            })
+            #expect(!replies.contains { if case .error = $0 { true } else { false } })
+            index += chunk.count
+        }
+    }
+
+    func storedRows() async throws -> Int {
+        try await postgres.query("SELECT count(*) FROM results")[0].decode(Int.self, column: 0)
+    }
+
+    func streamLength() async throws -> Int {
+        try await redis.send("XLEN", stream).int ?? -1
+    }
+
+    /// `count` results over all monitors, one per monitor per minute from `start`.
+    func results(_ count: Int, start: Date = Date(timeIntervalSince1970: 1_790_000_000)) -> [CheckResult] {
+        (0..<count).map { i in
+            let monitor = monitors[i % monitors.count]
+            let slot = start.addingTimeInterval(Double(i / monitors.count) * 60)
+            return CheckResult(
+                monitorID: monitor, scheduledAt: slot, status: i % 17 == 0 ? .down : .up, slotMilliseconds: 60_000,
+                startedAt: slot, finishedAt: slot.addingTimeInterval(0.01), latencyMilliseconds: Double(i % 500) / 10,
+                message: "ok \(i)", phases: #"{"connect":0.3}"#, details: #"{"i":\#(i)}"#, supervisor: "sv")
+        }
+    }
+
+    static func with<T: Sendable>(exclusive: Bool = false, monitors: Int = 10, _ body: (Fixture) async throws -> T) async throws -> T {
+        try await TemporaryDatabase.with(exclusive: exclusive) { configuration in
+            var options = PostgresClient.Configuration()
+            options.connectRetryTimeout = .seconds(1)
+            let postgres = PostgresClient(configuration, configuration: options, logger: TestServices.logger())
+            let redis = RedisClient(try RedisConfiguration(url: TestServices.requireRedisURL()), logger: TestServices.logger())
+            let stream = "test:{pinguin}:results:\(UUID().uuidString)"
+            do {
+                try await MigrationRunner(client: postgres, logger: TestServices.logger()).up()
+                let store = MonitorStore(client: postgres)
+                var ids: [Int64] = []
+                for i in 0..<monitors {
+                    ids.append(try await store.create(MonitorDraft(name: "m\(i)", kind: "http", target: "http://127.0.0.1/")))
+                }
+                let result = try await body(Fixture(postgres: postgres, redis: redis, stream: stream, monitors: ids))
+                try await redis.send("DEL", stream)
+                await postgres.close()
+                await redis.close()
+                return result
+            } catch {
+                _ = try? await redis.send("DEL", stream)
+                await postgres.close()
+                await redis.close()
+                throw error
+            }
+        }
+    }
+}
+
+/// Polls `condition` every 50 ms until it holds; fails the test after `timeout`.
+private func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    Issue.record("timed out waiting until \(what)")
+}
+
+/// Runs `ingesters` in the background while `body` runs, then stops them.
+private func running<T: Sendable>(_ ingesters: [Ingester], _ body: () async throws -> T) async throws -> T {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for ingester in ingesters {
+            group.addTask { try await ingester.run() }
+        }
+        let result = try await body()
+        group.cancelAll()
+        return result
+    }
+}
+
+@Suite("Ingester", .enabled(if: TestServices.postgresEnabled && TestServices.redisEnabled, Comment(rawValue: TestServices.skipReason)), .timeLimit(.minutes(3)))
+struct IngesterIntegrationTests {
+    @Test("results go from the stream into PostgreSQL, acknowledged and removed from the stream")
+    func endToEnd() async throws {
+        try await Fixture.with { fixture in
+            let results = fixture.results(5_000)
+            try await fixture.publish(results)
+            let ingester = fixture.ingester(consumer: "one")
+            try await running([ingester]) {
+                try await eventually("all rows are stored") { try await fixture.storedRows() == 5_000 }
+                try await eventually("the stream is empty") { try await fixture.streamLength() == 0 }
+            }
+            #expect(try await fixture.redis.xpending(fixture.stream, group: "ingesters").count == 0)
+            #expect(ingester.statistics.inserted == 5_000)
+            #expect(ingester.statistics.duplicates == 0)
+            // What was stored is what was sent.
+            let sample = try await fixture.postgres.query(
+                "SELECT message, details->>'i', latency_ms, status FROM results WHERE monitor_id = $1 AND scheduled_at = $2",
+                [results[1234].monitorID, results[1234].scheduledAt])
+            #expect(try sample[0].decode(String.self, column: 0) == "ok 1234")
+            #expect(try sample[0].decode(String.self, column: 1) == "1234")
+            #expect(try sample[0].decode(Double.self, column: 2) == 23.4)
+            #expect(try sample[0].decode(String.self, column: 3) == results[1234].status.rawValue)
+        }
+    }
+
+    @Test("redelivered results never make a second row")
+    func redelivery() async throws {
+        try await Fixture.with { fixture in
+            let results = fixture.results(2_000)
+            let ingester = fixture.ingester(consumer: "redo")
+            try await running([ingester]) {
+                try await fixture.publish(results)
+                try await eventually("first delivery stored") { ingester.statistics.inserted == 2_000 }
+                try await fixture.publish(results)  // as after a crash between commit and XACK
+                try await eventually("redelivery processed") { ingester.statistics.duplicates == 2_000 }
+            }
+            #expect(try await fixture.storedRows() == 2_000)
+            let rollup = try await fixture.postgres.query("SELECT sum(checks) FROM results_rollup_1h")
+            #expect(try rollup[0].decode(Int.self, column: 0) == 2_000)
+        }
+    }
+
+    @Test("entries held by a dead ingester are claimed and stored by another")
+    func claimsFromDeadConsumer() async throws {
+        try await Fixture.with { fixture in
+            try await fixture.redis.xgroupCreate(fixture.stream, group: "ingesters", startID: "0")
+            try await fixture.publish(fixture.results(300))
+            // "dead" reads everything and dies before writing or acknowledging.
+            let taken = try await fixture.redis.xreadgroup(fixture.stream, group: "ingesters", consumer: "dead", count: 1_000)
+            #expect(taken.count == 300)
+            let survivor = fixture.ingester(consumer: "survivor", claimIdle: .milliseconds(500))
+            try await running([survivor]) {
+                try await eventually("claimed entries are stored") { try await fixture.storedRows() == 300 }
+                try await eventually("nothing is pending") {
+                    try await fixture.redis.xpending(fixture.stream, group: "ingesters").count == 0
+                }
+            }
+            #expect(survivor.statistics.claimed == 300)
+        }
+    }
+
+    @Test("two ingesters share one stream and store every result exactly once")
+    func twoIngesters() async throws {
+        try await Fixture.with(monitors: 50) { fixture in
+            let a = fixture.ingester(consumer: "a", batchSize: 500)
+            let b = fixture.ingester(consumer: "b", batchSize: 500)
+            try await running([a, b]) {
+                try await fixture.publish(fixture.results(20_000))
+                try await eventually("everything is stored") { try await fixture.storedRows() == 20_000 }
+                try await eventually("the stream is empty") { try await fixture.streamLength() == 0 }
+            }
+            #expect(a.statistics.inserted + b.statistics.inserted == 20_000)
+            #expect(a.statistics.inserted > 0 && b.statistics.inserted > 0)
+            let rollup = try await fixture.postgres.query("SELECT sum(checks), sum(down_checks) FROM results_rollup_1d")
+            #expect(try rollup[0].decode(Int.self, column: 0) == 20_000)
+            #expect(try rollup[0].decode(Int.self, column: 1) == (0..<20_000).filter { $0 % 17 == 0 }.count)
+        }
+    }
+
+    @Test("malformed entries are kept in results_rejected with a reason naming the field")
+    func rejects() async throws {
+        try await Fixture.with { fixture in
+            let good = fixture.results(1)[0]
+            var bad = good.streamFields.filter { $0.0 != CheckResult.StreamField.status } + [(CheckResult.StreamField.status, "sideways")]
+            bad = bad.map { $0.0 == CheckResult.StreamField.scheduled ? ($0.0, "1790000060000000") : $0 }
+            let badJSON = good.streamFields.map { $0.0 == CheckResult.StreamField.details ? ($0.0, "{not json") : $0 }
+            for fields in [good.streamFields, bad, badJSON] {
+                try await fixture.redis.xadd(fixture.stream, fields: fields.map { ($0.0, $0.1 as any RedisArgument) })
+            }
+            let ingester = fixture.ingester(consumer: "strict")
+            try await running([ingester]) {
+                try await eventually("all three are handled") { ingester.statistics.inserted + ingester.statistics.rejected == 3 }
+                try await eventually("the stream is empty") { try await fixture.streamLength() == 0 }
+            }
+            #expect(ingester.statistics.rejected == 2)
+            let rejected = try await RejectedResultStore(client: fixture.postgres).recent()
+            #expect(Set(rejected.map(\.reason)) == [
+                "field \"status\": \"sideways\" is not one of up, down, degraded, unknown, paused, maintenance, skipped",
+                "field \"details\": is not a JSON object",
+            ])
+            #expect(rejected.allSatisfy { $0.fields.contains("\"monitor\"") })
+        }
+    }
+
+    @Test("while PostgreSQL is down results wait in Redis; when it returns the backlog drains")
+    func postgresOutage() async throws {
+        try await Fixture.with(exclusive: true) { fixture in
+            let ingester = fixture.ingester(consumer: "patient")
+            try await running([ingester]) {
+                try await fixture.publish(fixture.results(500))
+                try await eventually("the first results are stored") { try await fixture.storedRows() == 500 }
+                try await TestServices.runServicesScript("stop", "postgres")
+                do {
+                    let later = fixture.results(1_000, start: Date(timeIntervalSince1970: 1_790_100_000))
+                    try await fixture.publish(later)
+                    try await eventually("a write has failed") { ingester.statistics.failedAttempts > 0 }
+                    // Nothing was acknowledged while the database was away.
+                    #expect(ingester.statistics.inserted == 500)
+                    #expect(try await fixture.streamLength() == 1_000)
+                } catch {
+                    try await TestServices.runServicesScript("start")
+                    throw error
+                }
+                try await TestServices.runServicesScript("start")
+                try await eventually("the backlog is stored") { ingester.statistics.inserted == 1_500 }
+                try await eventually("the stream is empty") { try await fixture.streamLength() == 0 }
+            }
+            #expect(try await fixture.storedRows() == 1_500)
+        }
+    }
+}
