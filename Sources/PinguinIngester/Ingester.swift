@@ -24,8 +24,8 @@ public final class Ingester: Service, Sendable {
         public var consumer = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)"
         /// Parallel read-write loops in this process. Default 2.
         public var workers = 2
-        /// Most results written in one transaction. Default 5000.
-        public var batchSize = 5_000
+        /// Most results written in one transaction. Default 20000.
+        public var batchSize = 20_000
         /// How long a read waits for the first entry; also the longest a result waits to be written. Default 200 ms.
         public var flushInterval: Duration = .milliseconds(200)
         /// Entries pending this long on any consumer are taken over. Default 60 s: longer than any check's deadline.

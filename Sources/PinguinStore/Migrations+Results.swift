@@ -19,8 +19,9 @@ extension Migrations {
             FOR day IN SELECT generate_series(first_day, last_day, interval '1 day')::date LOOP
                 partition_name := base || '_p' || to_char(day, 'YYYYMMDD');
                 IF to_regclass(quote_ident(partition_name)) IS NULL THEN
-                    EXECUTE format('CREATE TABLE %I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
-                        partition_name, parent, day::timestamp AT TIME ZONE 'UTC', (day + 1)::timestamp AT TIME ZONE 'UTC');
+                    EXECUTE format('CREATE TABLE %I PARTITION OF %s FOR VALUES FROM (%L) TO (%L)%s',
+                        partition_name, parent, day::timestamp AT TIME ZONE 'UTC', (day + 1)::timestamp AT TIME ZONE 'UTC',
+                        CASE WHEN base = 'results' THEN '' ELSE ' WITH (fillfactor = 50)' END);
                     created := created + 1;
                 END IF;
             END LOOP;
@@ -97,13 +98,32 @@ extension Migrations {
             latency_max double precision,
             PRIMARY KEY (monitor_id, bucket)
         ) PARTITION BY RANGE (bucket);
-        CREATE TABLE results_rollup_1h (LIKE results_rollup_1m INCLUDING ALL);
-        CREATE TABLE results_rollup_1d (LIKE results_rollup_1m INCLUDING ALL);
+        -- Rollup rows are updated in place once per batch: free space on each page lets PostgreSQL
+        -- update them without new index entries (HOT updates).
+        CREATE TABLE results_rollup_1h (LIKE results_rollup_1m INCLUDING ALL) WITH (fillfactor = 50);
+        CREATE TABLE results_rollup_1d (LIKE results_rollup_1m INCLUDING ALL) WITH (fillfactor = 50);
+        -- Calendar months (UTC), built from the day rollup once a month is over, so that a year is
+        -- a dozen rows per monitor. complete_through says up to where they are complete; the
+        -- ingester adds a late result to its month directly when the month is already built.
+        CREATE TABLE results_rollup_1mo (LIKE results_rollup_1m INCLUDING ALL) WITH (fillfactor = 50);
+        -- Uptime over all monitors reads a time range of each rollup.
+        CREATE INDEX results_rollup_1h_bucket ON results_rollup_1h (bucket);
+        CREATE INDEX results_rollup_1d_bucket ON results_rollup_1d (bucket);
+        CREATE INDEX results_rollup_1mo_bucket ON results_rollup_1mo (bucket);
+        CREATE TABLE results_rollup_state (
+            name text PRIMARY KEY,
+            complete_through timestamptz NOT NULL
+        );
+        INSERT INTO results_rollup_state VALUES ('1mo', '-infinity');
+        ALTER TABLE monitor_state SET (fillfactor = 50);
 
         SELECT pinguin_ensure_daily_partitions('results', (now() AT TIME ZONE 'UTC')::date - 1, (now() AT TIME ZONE 'UTC')::date + 7);
         SELECT pinguin_ensure_daily_partitions('results_rollup_1m', (now() AT TIME ZONE 'UTC')::date - 1, (now() AT TIME ZONE 'UTC')::date + 7);
         """,
         down: """
+        ALTER TABLE monitor_state RESET (fillfactor);
+        DROP TABLE results_rollup_state;
+        DROP TABLE results_rollup_1mo;
         DROP TABLE results_rollup_1d;
         DROP TABLE results_rollup_1h;
         DROP TABLE results_rollup_1m;

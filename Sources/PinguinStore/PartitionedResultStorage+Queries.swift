@@ -42,7 +42,8 @@ extension PartitionedResultStorage {
         var parts: [String] = []
         var binds: [any PostgresEncodable] = [monitorIDs ?? []]
         let filter = monitorIDs == nil ? "" : " AND monitor_id = ANY($1)"
-        for segment in UptimeSegments.split(from: from, to: to) {
+        let monthsThrough = try await monthsCompleteThrough()
+        for segment in UptimeSegments.split(from: from, to: to, monthsThrough: monthsThrough) {
             binds += [segment.from, segment.to]
             let low = binds.count - 1, high = binds.count
             switch segment.source {
@@ -55,7 +56,7 @@ extension PartitionedResultStorage {
                         1 AS checks
                     FROM results WHERE scheduled_at >= $\(low) AND scheduled_at < $\(high)\(filter)
                     """)
-            case .minute, .hour, .day:
+            case .minute, .hour, .day, .month:
                 parts.append("""
                     SELECT monitor_id, up_ms, down_ms, excluded_ms, checks FROM \(segment.source.table)
                     WHERE bucket >= $\(low) AND bucket < $\(high)\(filter)
@@ -112,20 +113,16 @@ extension PartitionedResultStorage {
     }
 }
 
-/// Splits a range into the coarsest pieces the rollups can answer exactly: whole days from the
-/// day rollup, whole hours and minutes at the edges, raw results for the seconds left over.
+/// Splits a range into the coarsest pieces the rollups can answer exactly: whole months (those
+/// built), whole days, then whole hours and minutes at the edges, and raw results for the seconds
+/// left over. Ranges longer than ``UptimeSegments/exactLimit`` are widened to whole UTC hours first
+/// (proto-docs/uptime.md), so a year is a few hundred rows per monitor, not tens of thousands.
 enum UptimeSegments {
-    enum Source: Equatable {
-        case raw, minute, hour, day
+    /// Ranges up to this long are exact to the microsecond. 7 days.
+    static let exactLimit: TimeInterval = 7 * 86_400
 
-        var seconds: Double {
-            switch self {
-            case .raw: 0
-            case .minute: 60
-            case .hour: 3_600
-            case .day: 86_400
-            }
-        }
+    enum Source: Equatable {
+        case raw, minute, hour, day, month
 
         var table: String {
             switch self {
@@ -133,9 +130,43 @@ enum UptimeSegments {
             case .minute: "results_rollup_1m"
             case .hour: "results_rollup_1h"
             case .day: "results_rollup_1d"
+            case .month: "results_rollup_1mo"
+            }
+        }
+
+        /// The latest boundary of this unit at or before `date`.
+        func floor(_ date: Date) -> Date {
+            let seconds = date.timeIntervalSince1970
+            switch self {
+            case .raw: return date
+            case .minute: return Date(timeIntervalSince1970: (seconds / 60).rounded(.down) * 60)
+            case .hour: return Date(timeIntervalSince1970: (seconds / 3_600).rounded(.down) * 3_600)
+            case .day: return Date(timeIntervalSince1970: (seconds / 86_400).rounded(.down) * 86_400)
+            case .month:
+                let parts = utc.dateComponents([.year, .month], from: date)
+                return utc.date(from: parts)!
+            }
+        }
+
+        /// The earliest boundary of this unit at or after `date`.
+        func ceil(_ date: Date) -> Date {
+            let low = floor(date)
+            guard low < date else { return low }
+            switch self {
+            case .raw: return date
+            case .minute: return low.addingTimeInterval(60)
+            case .hour: return low.addingTimeInterval(3_600)
+            case .day: return low.addingTimeInterval(86_400)
+            case .month: return utc.date(byAdding: .month, value: 1, to: low)!
             }
         }
     }
+
+    private static let utc: Calendar = {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        return calendar
+    }()
 
     struct Segment: Equatable {
         var source: Source
@@ -143,16 +174,24 @@ enum UptimeSegments {
         var to: Date
     }
 
-    static func split(from: Date, to: Date, levels: [Source] = [.day, .hour, .minute]) -> [Segment] {
+    /// The pieces of `from..<to`; month rollups are used only up to `monthsThrough`.
+    static func split(from: Date, to: Date, monthsThrough: Date = .distantPast) -> [Segment] {
+        guard from < to else { return [] }
+        if to.timeIntervalSince(from) > exactLimit {
+            return split(from: Source.hour.floor(from), to: Source.hour.ceil(to), levels: [.month, .day, .hour], monthsThrough: monthsThrough)
+        }
+        return split(from: from, to: to, levels: [.month, .day, .hour, .minute], monthsThrough: monthsThrough)
+    }
+
+    static func split(from: Date, to: Date, levels: [Source], monthsThrough: Date) -> [Segment] {
         guard from < to else { return [] }
         guard let unit = levels.first else { return [Segment(source: .raw, from: from, to: to)] }
         let rest = Array(levels.dropFirst())
-        let start = from.timeIntervalSince1970, end = to.timeIntervalSince1970
-        let alignedStart = (start / unit.seconds).rounded(.up) * unit.seconds
-        let alignedEnd = (end / unit.seconds).rounded(.down) * unit.seconds
-        guard alignedStart < alignedEnd else { return split(from: from, to: to, levels: rest) }
-        let a = Date(timeIntervalSince1970: alignedStart), b = Date(timeIntervalSince1970: alignedEnd)
-        return split(from: from, to: a, levels: rest) + [Segment(source: unit, from: a, to: b)]
-            + split(from: b, to: to, levels: rest)
+        let a = unit.ceil(from)
+        var b = unit.floor(to)
+        if unit == .month { b = min(b, monthsThrough) }
+        guard a < b else { return split(from: from, to: to, levels: rest, monthsThrough: monthsThrough) }
+        return split(from: from, to: a, levels: rest, monthsThrough: monthsThrough) + [Segment(source: unit, from: a, to: b)]
+            + split(from: b, to: to, levels: rest, monthsThrough: monthsThrough)
     }
 }

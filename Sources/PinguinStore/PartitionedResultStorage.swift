@@ -61,6 +61,7 @@ public final class PartitionedResultStorage: ResultStorage {
             location text, status text, slot_ms integer, latency_ms double precision, message text);
         TRUNCATE results_staging, results_inserted;
         BEGIN;
+        SELECT complete_through FROM results_rollup_state WHERE name = '1mo' FOR SHARE;
         """
 
     /// Inserts what is new (skipping stored slots and deleted monitors), then adds exactly the
@@ -79,35 +80,13 @@ public final class PartitionedResultStorage: ResultStorage {
             INSERT INTO results_inserted SELECT * FROM new;
 
             """
-        for (table, unit) in [("results_rollup_1m", "minute"), ("results_rollup_1h", "hour"), ("results_rollup_1d", "day")] {
-            sql += """
-                INSERT INTO \(table) AS r (monitor_id, bucket, checks, up_checks, degraded_checks, down_checks,
-                    unknown_checks, maintenance_checks, other_checks, up_ms, down_ms, excluded_ms,
-                    latency_count, latency_sum, latency_min, latency_max)
-                SELECT monitor_id, date_trunc('\(unit)', scheduled_at, 'UTC'), count(*),
-                    count(*) FILTER (WHERE status = 'up'), count(*) FILTER (WHERE status = 'degraded'),
-                    count(*) FILTER (WHERE status = 'down'), count(*) FILTER (WHERE status = 'unknown'),
-                    count(*) FILTER (WHERE status = 'maintenance'), count(*) FILTER (WHERE status IN ('paused', 'skipped')),
-                    coalesce(sum(slot_ms) FILTER (WHERE status IN ('up', 'degraded')), 0),
-                    coalesce(sum(slot_ms) FILTER (WHERE status = 'down'), 0),
-                    coalesce(sum(slot_ms) FILTER (WHERE status NOT IN ('up', 'degraded', 'down')), 0),
-                    count(latency_ms), coalesce(sum(latency_ms), 0), min(latency_ms), max(latency_ms)
-                FROM results_inserted GROUP BY 1, 2 ORDER BY 1, 2
-                ON CONFLICT (monitor_id, bucket) DO UPDATE SET
-                    checks = r.checks + excluded.checks, up_checks = r.up_checks + excluded.up_checks,
-                    degraded_checks = r.degraded_checks + excluded.degraded_checks,
-                    down_checks = r.down_checks + excluded.down_checks,
-                    unknown_checks = r.unknown_checks + excluded.unknown_checks,
-                    maintenance_checks = r.maintenance_checks + excluded.maintenance_checks,
-                    other_checks = r.other_checks + excluded.other_checks,
-                    up_ms = r.up_ms + excluded.up_ms, down_ms = r.down_ms + excluded.down_ms,
-                    excluded_ms = r.excluded_ms + excluded.excluded_ms,
-                    latency_count = r.latency_count + excluded.latency_count,
-                    latency_sum = r.latency_sum + excluded.latency_sum,
-                    latency_min = least(r.latency_min, excluded.latency_min),
-                    latency_max = greatest(r.latency_max, excluded.latency_max);
-
-                """
+        for (table, unit, filter) in [
+            ("results_rollup_1m", "minute", ""), ("results_rollup_1h", "hour", ""), ("results_rollup_1d", "day", ""),
+            // Months are built from days once over; only a late result for a built month goes in here.
+            ("results_rollup_1mo", "month",
+             "WHERE scheduled_at < (SELECT complete_through FROM results_rollup_state WHERE name = '1mo')"),
+        ] {
+            sql += rollupUpsert(into: table, unit: unit, from: "results_inserted \(filter)", adding: true)
         }
         sql += """
             INSERT INTO monitor_state AS st (monitor_id, last_scheduled_at, last_status, last_latency_ms, last_message, updated_at)
@@ -121,6 +100,66 @@ public final class PartitionedResultStorage: ResultStorage {
             """
         return sql
     }()
+
+    /// `INSERT … ON CONFLICT` that adds (or, with `adding: false`, replaces) rollup rows summed
+    /// from `source`, which has the columns of `results_inserted` or of a rollup (`fromRollup`).
+    static func rollupUpsert(into table: String, unit: String, from source: String, adding: Bool, fromRollup: Bool = false) -> String {
+        let counters = ["checks", "up_checks", "degraded_checks", "down_checks", "unknown_checks", "maintenance_checks",
+                        "other_checks", "up_ms", "down_ms", "excluded_ms", "latency_count", "latency_sum"]
+        let select: String
+        if fromRollup {
+            select = "monitor_id, date_trunc('\(unit)', bucket, 'UTC'), " + counters.map { "sum(\($0))" }.joined(separator: ", ")
+                + ", min(latency_min), max(latency_max)"
+        } else {
+            select = """
+                monitor_id, date_trunc('\(unit)', scheduled_at, 'UTC'), count(*),
+                    count(*) FILTER (WHERE status = 'up'), count(*) FILTER (WHERE status = 'degraded'),
+                    count(*) FILTER (WHERE status = 'down'), count(*) FILTER (WHERE status = 'unknown'),
+                    count(*) FILTER (WHERE status = 'maintenance'), count(*) FILTER (WHERE status IN ('paused', 'skipped')),
+                    coalesce(sum(slot_ms) FILTER (WHERE status IN ('up', 'degraded')), 0),
+                    coalesce(sum(slot_ms) FILTER (WHERE status = 'down'), 0),
+                    coalesce(sum(slot_ms) FILTER (WHERE status NOT IN ('up', 'degraded', 'down')), 0),
+                    count(latency_ms), coalesce(sum(latency_ms), 0), min(latency_ms), max(latency_ms)
+                """
+        }
+        let updates = counters.map { adding ? "\($0) = r.\($0) + excluded.\($0)" : "\($0) = excluded.\($0)" }
+            + (adding
+                ? ["latency_min = least(r.latency_min, excluded.latency_min)", "latency_max = greatest(r.latency_max, excluded.latency_max)"]
+                : ["latency_min = excluded.latency_min", "latency_max = excluded.latency_max"])
+        return """
+            INSERT INTO \(table) AS r (monitor_id, bucket, \(counters.joined(separator: ", ")), latency_min, latency_max)
+            SELECT \(select)
+            FROM \(source) GROUP BY 1, 2 ORDER BY 1, 2
+            ON CONFLICT (monitor_id, bucket) DO UPDATE SET \(updates.joined(separator: ", "));
+
+            """
+    }
+
+    /// Builds month rollups from day rollups for every month that is over and not built yet,
+    /// then moves the watermark. The `FOR UPDATE` waits for batches in flight (they hold the row
+    /// `FOR SHARE`), so no committed day row is missed and no later batch misses the new watermark.
+    func buildMonths(now: Date) async throws -> Int {
+        try await client.withTransaction { connection in
+            let rows = try await connection.query("""
+                SELECT complete_through, date_trunc('month', $1::timestamptz, 'UTC')
+                FROM results_rollup_state WHERE name = '1mo' FOR UPDATE
+                """, [now])
+            let through = try rows[0].decode(Date.self, column: 0)
+            let monthStart = try rows[0].decode(Date.self, column: 1)
+            guard through < monthStart else { return 0 }
+            let built = try await connection.query(
+                Self.rollupUpsert(into: "results_rollup_1mo", unit: "month",
+                                  from: "results_rollup_1d WHERE bucket >= $1 AND bucket < $2", adding: false, fromRollup: true),
+                [through == .distantPast ? Date(timeIntervalSince1970: 0) : through, monthStart]).affectedRows
+            try await connection.query("UPDATE results_rollup_state SET complete_through = $1 WHERE name = '1mo'", [monthStart])
+            return built
+        }
+    }
+
+    /// Up to where month rollups are complete.
+    func monthsCompleteThrough() async throws -> Date {
+        try await client.query("SELECT complete_through FROM results_rollup_state WHERE name = '1mo'")[0].decode(Date.self, column: 0)
+    }
 
     private func ensurePartitions(for batch: [CheckResult]) async throws {
         let days = Set(batch.map { Self.utcDay($0.scheduledAt) })
@@ -172,10 +211,11 @@ public final class PartitionedResultStorage: ResultStorage {
             let cutoff = Date(timeIntervalSince1970: Double(today - days) * 86_400)
             deleted += try await client.query("DELETE FROM \(table) WHERE bucket < $1", [cutoff]).affectedRows
         }
-        if created + dropped + deleted > 0 {
+        let months = try await buildMonths(now: now)
+        if created + dropped + deleted + months > 0 {
             logger.info("result storage maintained", metadata: [
                 "storage.partitions_created": "\(created)", "storage.partitions_dropped": "\(dropped)",
-                "storage.rollup_rows_deleted": "\(deleted)",
+                "storage.rollup_rows_deleted": "\(deleted)", "storage.month_rows_built": "\(months)",
             ])
         }
         return MaintenanceReport(partitionsCreated: created, partitionsDropped: dropped, rollupRowsDeleted: deleted)

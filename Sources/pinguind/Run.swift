@@ -26,7 +26,7 @@ struct Run: AsyncParsableCommand {
     var ingesterWorkers: Int = 2
 
     @Option(help: "Ingester: most results per database transaction.")
-    var ingesterBatchSize: Int = 5000
+    var ingesterBatchSize: Int = 20_000
 
     @Option(help: "Days of raw results to keep (older daily partitions are dropped).")
     var resultRetentionDays: Int = 31

@@ -102,6 +102,42 @@ struct ResultStorageIntegrationTests {
         }
     }
 
+    @Test("long ranges use month rollups built once a month is over, and late results still count")
+    func months() async throws {
+        try await StoreFixture.with { fixture in
+            let id = try await fixture.monitor("hourly", interval: 3_600_000)
+            let start = at("2026-01-01T00:00:00Z")
+            var results: [CheckResult] = []
+            for hour in 0..<(99 * 24) {
+                var status = CheckStatus.up
+                if hour % 10 == 0 { status = .down } else if hour % 25 == 0 { status = .maintenance }
+                let time = start.addingTimeInterval(Double(hour) * 3_600)
+                results.append(CheckResult(monitorID: id, scheduledAt: time, status: status, slotMilliseconds: 3_600_000))
+            }
+            _ = try await fixture.storage.write(results)
+            _ = try await fixture.storage.maintain(now: at("2026-04-15T00:00:00Z"), retention: RetentionPolicy())
+            let months = try await fixture.client.query("SELECT bucket, checks FROM results_rollup_1mo ORDER BY bucket")
+            #expect(try months.map { try $0.decode(Date.self, column: 0) } == [at("2026-01-01T00:00:00Z"), at("2026-02-01T00:00:00Z"), at("2026-03-01T00:00:00Z")])
+            #expect(try months.map { try $0.decode(Int.self, column: 1) } == [31 * 24, 28 * 24, 31 * 24])
+
+            // A long range is widened to whole hours: 00:30 on January 1 counts from 00:00.
+            let from = at("2026-01-01T00:30:00Z"), to = at("2026-04-09T12:00:00Z")
+            let expected = expectedUptime(results, from: at("2026-01-01T00:00:00Z"), to: to)
+            let got = try #require(try await fixture.storage.uptime(monitorIDs: [id], from: from, to: to)[id])
+            #expect(got.upMilliseconds == expected.up)
+            #expect(got.downMilliseconds == expected.down)
+            #expect(got.excludedMilliseconds == expected.excluded)
+
+            // A result arriving late for a month already built goes into that month too.
+            let late = CheckResult(monitorID: id, scheduledAt: at("2026-02-10T00:30:00Z"), status: .down, slotMilliseconds: 3_600_000)
+            #expect(try await fixture.storage.write([late]).inserted == 1)
+            let after = try #require(try await fixture.storage.uptime(monitorIDs: [id], from: from, to: to)[id])
+            #expect(after.downMilliseconds == expected.down + 3_600_000)
+            let february = try await fixture.client.query("SELECT checks FROM results_rollup_1mo WHERE bucket = $1", [at("2026-02-01T00:00:00Z")])
+            #expect(try february[0].decode(Int.self, column: 0) == 28 * 24 + 1)
+        }
+    }
+
     @Test("writing the same results again changes nothing")
     func idempotentWrites() async throws {
         try await StoreFixture.with { fixture in

@@ -16,7 +16,26 @@ struct UptimeSegmentsTests {
         for (a, b) in zip(segments, segments.dropFirst()) { #expect(a.to == b.from) }
         #expect(segments.map(\.source) == [.raw, .hour, .day, .hour, .minute, .raw])
         let days = segments.first { $0.source == .day }.map { $0.to.timeIntervalSince1970 - $0.from.timeIntervalSince1970 }
-        #expect(days == 2 * 86_400)
+        #expect(days.map { $0.rounded() } == 172_800)
+    }
+
+    @Test("long ranges are widened to whole hours and use built months")
+    func long() {
+        let utc = ISO8601DateFormatter()
+        let from = utc.date(from: "2025-11-22T02:07:30Z")!
+        let to = utc.date(from: "2026-11-22T02:07:30Z")!
+        let segments = UptimeSegments.split(from: from, to: to, monthsThrough: utc.date(from: "2026-11-01T00:00:00Z")!)
+        #expect(segments.first?.from == utc.date(from: "2025-11-22T02:00:00Z"))
+        #expect(segments.last?.to == utc.date(from: "2026-11-22T03:00:00Z"))
+        #expect(!segments.contains { $0.source == .minute || $0.source == .raw })
+        let months = segments.filter { $0.source == .month }
+        #expect(months.count == 1)
+        #expect(months.first?.from == utc.date(from: "2025-12-01T00:00:00Z"))
+        #expect(months.first?.to == utc.date(from: "2026-11-01T00:00:00Z"))
+        // Without built months, days do the work.
+        let noMonths = UptimeSegments.split(from: from, to: to)
+        #expect(!noMonths.contains { $0.source == .month })
+        for (a, b) in zip(segments, segments.dropFirst()) { #expect(a.to == b.from) }
     }
 
     @Test("short ranges use raw results only, and empty ranges nothing")
