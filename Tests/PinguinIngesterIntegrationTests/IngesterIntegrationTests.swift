@@ -60,7 +60,15 @@ private struct Fixture {
         }
     }
 
+    /// Holds the Redis gate too (taken before PostgreSQL's, always in that order), so that no
+    /// Redis restart test wipes the stream under an ingester test.
     static func with<T: Sendable>(exclusive: Bool = false, monitors: Int = 10, _ body: (Fixture) async throws -> T) async throws -> T {
+        try await ServiceGate.redis.shared {
+            try await withDatabase(exclusive: exclusive, monitors: monitors, body)
+        }
+    }
+
+    private static func withDatabase<T: Sendable>(exclusive: Bool, monitors: Int, _ body: (Fixture) async throws -> T) async throws -> T {
         try await TemporaryDatabase.with(exclusive: exclusive) { configuration in
             var options = PostgresClient.Configuration()
             options.connectRetryTimeout = .seconds(1)

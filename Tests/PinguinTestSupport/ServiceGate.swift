@@ -1,5 +1,7 @@
 /// Lets tests that restart a server run alone: ordinary integration tests hold the gate shared,
 /// a restart test holds it exclusively, so no other test sees the server vanish mid-statement.
+/// A test that needs both servers takes the Redis gate before the PostgreSQL gate, never the
+/// other way round, so the gates cannot deadlock.
 public actor ServiceGate {
     public static let postgres = ServiceGate()
     public static let redis = ServiceGate()
