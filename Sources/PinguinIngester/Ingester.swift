@@ -30,6 +30,8 @@ public final class Ingester: Service, Sendable {
         public var flushInterval: Duration = .milliseconds(200)
         /// Entries pending this long on any consumer are taken over. Default 60 s: longer than any check's deadline.
         public var claimIdle: Duration = .seconds(60)
+        /// How often hour, day and month rollups are built for periods that are over. Default 60 s.
+        public var rollupInterval: Duration = .seconds(60)
         /// How often partitions and retention are maintained. Default 10 minutes.
         public var maintenanceInterval: Duration = .seconds(600)
         public var retention = RetentionPolicy()
@@ -173,14 +175,20 @@ public final class Ingester: Service, Sendable {
     }
 
     private func maintenanceLoop() async {
+        var lastFull: ContinuousClock.Instant?
         while !stopping {
             do {
-                _ = try await storage.maintain(now: Date(), retention: configuration.retention)
+                if lastFull.map({ ContinuousClock.now - $0 >= configuration.maintenanceInterval }) ?? true {
+                    lastFull = .now
+                    _ = try await storage.maintain(now: Date(), retention: configuration.retention)
+                } else {
+                    _ = try await storage.buildRollups(now: Date())
+                }
             } catch {
                 logger.error("result storage maintenance failed", metadata: ["error": "\(error)"])
             }
             try? await cancelWhenGracefulShutdown {
-                try await Task.sleep(for: self.configuration.maintenanceInterval)
+                try await Task.sleep(for: self.configuration.rollupInterval)
             }
         }
     }

@@ -79,6 +79,8 @@ extension Migrations {
 
         -- Per-bucket sums of results, by the time their slot was due. *_ms are slot weights:
         -- up_ms counts up and degraded, down_ms counts down, excluded_ms the rest.
+        -- Rollup rows are updated in place: free space on each page lets PostgreSQL do that
+        -- without new index entries (HOT updates).
         CREATE TABLE results_rollup_1m (
             monitor_id bigint NOT NULL,
             bucket timestamptz NOT NULL,
@@ -98,23 +100,23 @@ extension Migrations {
             latency_max double precision,
             PRIMARY KEY (monitor_id, bucket)
         ) PARTITION BY RANGE (bucket);
-        -- Rollup rows are updated in place once per batch: free space on each page lets PostgreSQL
-        -- update them without new index entries (HOT updates).
         CREATE TABLE results_rollup_1h (LIKE results_rollup_1m INCLUDING ALL) WITH (fillfactor = 50);
         CREATE TABLE results_rollup_1d (LIKE results_rollup_1m INCLUDING ALL) WITH (fillfactor = 50);
-        -- Calendar months (UTC), built from the day rollup once a month is over, so that a year is
-        -- a dozen rows per monitor. complete_through says up to where they are complete; the
-        -- ingester adds a late result to its month directly when the month is already built.
+        -- Calendar months (UTC).
         CREATE TABLE results_rollup_1mo (LIKE results_rollup_1m INCLUDING ALL) WITH (fillfactor = 50);
         -- Uptime over all monitors reads a time range of each rollup.
         CREATE INDEX results_rollup_1h_bucket ON results_rollup_1h (bucket);
         CREATE INDEX results_rollup_1d_bucket ON results_rollup_1d (bucket);
         CREATE INDEX results_rollup_1mo_bucket ON results_rollup_1mo (bucket);
+        -- The ingester adds every result to the minute rollup. Hours, days and months are built
+        -- from the next finer level once a period is over (hours from minutes, days from hours,
+        -- months from days); complete_through says how far each level is built. A result that
+        -- arrives for a period already built is added to that level directly, in the same transaction.
         CREATE TABLE results_rollup_state (
-            name text PRIMARY KEY,
+            name text PRIMARY KEY CONSTRAINT results_rollup_state_name CHECK (name IN ('1h', '1d', '1mo')),
             complete_through timestamptz NOT NULL
         );
-        INSERT INTO results_rollup_state VALUES ('1mo', '-infinity');
+        INSERT INTO results_rollup_state VALUES ('1h', '-infinity'), ('1d', '-infinity'), ('1mo', '-infinity');
         ALTER TABLE monitor_state SET (fillfactor = 50);
 
         SELECT pinguin_ensure_daily_partitions('results', (now() AT TIME ZONE 'UTC')::date - 1, (now() AT TIME ZONE 'UTC')::date + 7);

@@ -42,8 +42,11 @@ extension PartitionedResultStorage {
         var parts: [String] = []
         var binds: [any PostgresEncodable] = [monitorIDs ?? []]
         let filter = monitorIDs == nil ? "" : " AND monitor_id = ANY($1)"
-        let monthsThrough = try await monthsCompleteThrough()
-        for segment in UptimeSegments.split(from: from, to: to, monthsThrough: monthsThrough) {
+        let marks = try await rollupWatermarks()
+        let built: [UptimeSegments.Source: Date] = [
+            .hour: marks["1h"] ?? .distantPast, .day: marks["1d"] ?? .distantPast, .month: marks["1mo"] ?? .distantPast,
+        ]
+        for segment in UptimeSegments.split(from: from, to: to, builtThrough: built) {
             binds += [segment.from, segment.to]
             let low = binds.count - 1, high = binds.count
             switch segment.source {
@@ -113,15 +116,14 @@ extension PartitionedResultStorage {
     }
 }
 
-/// Splits a range into the coarsest pieces the rollups can answer exactly: whole months (those
-/// built), whole days, then whole hours and minutes at the edges, and raw results for the seconds
-/// left over. Ranges longer than ``UptimeSegments/exactLimit`` are widened to whole UTC hours first
+/// Splits a range into the coarsest pieces the rollups can answer exactly: whole months, days and
+/// hours (as far as each level is built), then minutes, and raw results for the seconds left over. Ranges longer than ``UptimeSegments/exactLimit`` are widened to whole UTC hours first
 /// (proto-docs/uptime.md), so a year is a few hundred rows per monitor, not tens of thousands.
 enum UptimeSegments {
     /// Ranges up to this long are exact to the microsecond. 7 days.
     static let exactLimit: TimeInterval = 7 * 86_400
 
-    enum Source: Equatable {
+    enum Source: Hashable {
         case raw, minute, hour, day, month
 
         var table: String {
@@ -174,24 +176,25 @@ enum UptimeSegments {
         var to: Date
     }
 
-    /// The pieces of `from..<to`; month rollups are used only up to `monthsThrough`.
-    static func split(from: Date, to: Date, monthsThrough: Date = .distantPast) -> [Segment] {
+    /// The pieces of `from..<to`. Hour, day and month rollups are used only below the time their
+    /// level is built through (`builtThrough`; missing means not at all); minutes always.
+    static func split(from: Date, to: Date, builtThrough: [Source: Date] = [:]) -> [Segment] {
         guard from < to else { return [] }
         if to.timeIntervalSince(from) > exactLimit {
-            return split(from: Source.hour.floor(from), to: Source.hour.ceil(to), levels: [.month, .day, .hour], monthsThrough: monthsThrough)
+            return split(from: Source.hour.floor(from), to: Source.hour.ceil(to), levels: [.month, .day, .hour, .minute], builtThrough: builtThrough)
         }
-        return split(from: from, to: to, levels: [.month, .day, .hour, .minute], monthsThrough: monthsThrough)
+        return split(from: from, to: to, levels: [.month, .day, .hour, .minute], builtThrough: builtThrough)
     }
 
-    static func split(from: Date, to: Date, levels: [Source], monthsThrough: Date) -> [Segment] {
+    static func split(from: Date, to: Date, levels: [Source], builtThrough: [Source: Date]) -> [Segment] {
         guard from < to else { return [] }
         guard let unit = levels.first else { return [Segment(source: .raw, from: from, to: to)] }
         let rest = Array(levels.dropFirst())
         let a = unit.ceil(from)
         var b = unit.floor(to)
-        if unit == .month { b = min(b, monthsThrough) }
-        guard a < b else { return split(from: from, to: to, levels: rest, monthsThrough: monthsThrough) }
-        return split(from: from, to: a, levels: rest, monthsThrough: monthsThrough) + [Segment(source: unit, from: a, to: b)]
-            + split(from: b, to: to, levels: rest, monthsThrough: monthsThrough)
+        if unit != .minute { b = min(b, builtThrough[unit] ?? .distantPast) }
+        guard a < b else { return split(from: from, to: to, levels: rest, builtThrough: builtThrough) }
+        return split(from: from, to: a, levels: rest, builtThrough: builtThrough) + [Segment(source: unit, from: a, to: b)]
+            + split(from: b, to: to, levels: rest, builtThrough: builtThrough)
     }
 }

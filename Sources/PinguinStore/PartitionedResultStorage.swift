@@ -26,6 +26,17 @@ public final class PartitionedResultStorage: ResultStorage {
 
     public func write(_ batch: [CheckResult]) async throws -> ResultWriteOutcome {
         guard !batch.isEmpty else { return ResultWriteOutcome(inserted: 0, duplicates: 0, orphans: 0) }
+        do {
+            return try await writeOnce(batch)
+        } catch let error as PostgresError where error.sqlState == "23514" && error.message.contains("no partition") {
+            // Another process's retention pass dropped a partition this one believed in: forget
+            // what we knew, let the retry create it again.
+            knownDays.withLock { $0.removeAll() }
+            return try await writeOnce(batch)
+        }
+    }
+
+    private func writeOnce(_ batch: [CheckResult]) async throws -> ResultWriteOutcome {
         try await ensurePartitions(for: batch)
         var copy = PostgresCopyBatch(columnCount: 12, reservingBytes: batch.count * 160)
         for result in batch {
@@ -61,12 +72,13 @@ public final class PartitionedResultStorage: ResultStorage {
             location text, status text, slot_ms integer, latency_ms double precision, message text);
         TRUNCATE results_staging, results_inserted;
         BEGIN;
-        SELECT complete_through FROM results_rollup_state WHERE name = '1mo' FOR SHARE;
+        SELECT complete_through FROM results_rollup_state FOR SHARE;
         """
 
-    /// Inserts what is new (skipping stored slots and deleted monitors), then adds exactly the
-    /// new rows to each rollup and to `monitor_state`, and commits. Rows go in key order so that
-    /// two ingesters lock shared rollup rows in the same order.
+    /// Inserts what is new (skipping stored slots and deleted monitors), adds exactly the new rows
+    /// to the minute rollup, to any coarser rollup already built for their period, and to
+    /// `monitor_state`, and commits. Rows go in key order so that two ingesters lock shared rollup
+    /// rows in the same order.
     static let storeBatch: String = {
         var sql = """
             WITH new AS (
@@ -80,13 +92,12 @@ public final class PartitionedResultStorage: ResultStorage {
             INSERT INTO results_inserted SELECT * FROM new;
 
             """
-        for (table, unit, filter) in [
-            ("results_rollup_1m", "minute", ""), ("results_rollup_1h", "hour", ""), ("results_rollup_1d", "day", ""),
-            // Months are built from days once over; only a late result for a built month goes in here.
-            ("results_rollup_1mo", "month",
-             "WHERE scheduled_at < (SELECT complete_through FROM results_rollup_state WHERE name = '1mo')"),
-        ] {
-            sql += rollupUpsert(into: table, unit: unit, from: "results_inserted \(filter)", adding: true)
+        sql += rollupUpsert(into: "results_rollup_1m", unit: "minute", from: "results_inserted", adding: true)
+        for level in RollupLevel.built {
+            sql += rollupUpsert(
+                into: level.table, unit: level.unit,
+                from: "results_inserted WHERE scheduled_at < (SELECT complete_through FROM results_rollup_state WHERE name = '\(level.name)')",
+                adding: true)
         }
         sql += """
             INSERT INTO monitor_state AS st (monitor_id, last_scheduled_at, last_status, last_latency_ms, last_message, updated_at)
@@ -135,30 +146,48 @@ public final class PartitionedResultStorage: ResultStorage {
             """
     }
 
-    /// Builds month rollups from day rollups for every month that is over and not built yet,
-    /// then moves the watermark. The `FOR UPDATE` waits for batches in flight (they hold the row
-    /// `FOR SHARE`), so no committed day row is missed and no later batch misses the new watermark.
-    func buildMonths(now: Date) async throws -> Int {
+    /// Builds every level (hours, then days, then months) up to the last period that is over,
+    /// from the next finer level, and moves each level's watermark. Returns the rows written.
+    public func buildRollups(now: Date) async throws -> Int {
+        var written = 0
+        for level in RollupLevel.built {
+            written += try await build(level, now: now)
+        }
+        return written
+    }
+
+    /// One level. The `FOR UPDATE` on the level's watermark waits for batches in flight (they hold
+    /// it `FOR SHARE`), so no committed finer row is missed and no later batch misses the new
+    /// watermark. A level never passes its source's watermark, nor `now` less a grace period that
+    /// lets results of the last slots arrive before their period is summed.
+    private func build(_ level: RollupLevel, now: Date) async throws -> Int {
         try await client.withTransaction { connection in
             let rows = try await connection.query("""
-                SELECT complete_through, date_trunc('month', $1::timestamptz, 'UTC')
-                FROM results_rollup_state WHERE name = '1mo' FOR UPDATE
-                """, [now])
+                SELECT complete_through,
+                       date_trunc($2, least($1::timestamptz - interval '2 minutes',
+                           coalesce((SELECT complete_through FROM results_rollup_state WHERE name = $3), 'infinity')), 'UTC')
+                FROM results_rollup_state WHERE name = $4 FOR UPDATE
+                """, [now, level.unit, level.sourceName ?? "", level.name])
             let through = try rows[0].decode(Date.self, column: 0)
-            let monthStart = try rows[0].decode(Date.self, column: 1)
-            guard through < monthStart else { return 0 }
-            let built = try await connection.query(
-                Self.rollupUpsert(into: "results_rollup_1mo", unit: "month",
-                                  from: "results_rollup_1d WHERE bucket >= $1 AND bucket < $2", adding: false, fromRollup: true),
-                [through == .distantPast ? Date(timeIntervalSince1970: 0) : through, monthStart]).affectedRows
-            try await connection.query("UPDATE results_rollup_state SET complete_through = $1 WHERE name = '1mo'", [monthStart])
-            return built
+            let target = try rows[0].decode(Date.self, column: 1)
+            guard through < target else { return 0 }
+            let written = try await connection.query(
+                Self.rollupUpsert(into: level.table, unit: level.unit,
+                                  from: "\(level.sourceTable) WHERE bucket >= $1 AND bucket < $2", adding: false, fromRollup: true),
+                [through, target]).affectedRows
+            try await connection.query("UPDATE results_rollup_state SET complete_through = $1 WHERE name = $2", [target, level.name])
+            return written
         }
     }
 
-    /// Up to where month rollups are complete.
-    func monthsCompleteThrough() async throws -> Date {
-        try await client.query("SELECT complete_through FROM results_rollup_state WHERE name = '1mo'")[0].decode(Date.self, column: 0)
+    /// How far each built level is complete.
+    func rollupWatermarks() async throws -> [String: Date] {
+        let rows = try await client.query("SELECT name, complete_through FROM results_rollup_state")
+        var marks: [String: Date] = [:]
+        for row in rows {
+            marks[try row.decode(String.self, column: 0)] = try row.decode(Date.self, column: 1)
+        }
+        return marks
     }
 
     private func ensurePartitions(for batch: [CheckResult]) async throws {
@@ -195,6 +224,8 @@ public final class PartitionedResultStorage: ResultStorage {
     // MARK: Maintenance
 
     public func maintain(now: Date, retention: RetentionPolicy) async throws -> MaintenanceReport {
+        // Build coarser rollups before retention drops the minutes they are built from.
+        let built = try await buildRollups(now: now)
         let today = Self.utcDay(now)
         let created = try await createPartitions(firstDay: today - 1, lastDay: today + retention.partitionsAhead)
         var dropped = 0
@@ -211,13 +242,28 @@ public final class PartitionedResultStorage: ResultStorage {
             let cutoff = Date(timeIntervalSince1970: Double(today - days) * 86_400)
             deleted += try await client.query("DELETE FROM \(table) WHERE bucket < $1", [cutoff]).affectedRows
         }
-        let months = try await buildMonths(now: now)
-        if created + dropped + deleted + months > 0 {
+        if created + dropped + deleted + built > 0 {
             logger.info("result storage maintained", metadata: [
                 "storage.partitions_created": "\(created)", "storage.partitions_dropped": "\(dropped)",
-                "storage.rollup_rows_deleted": "\(deleted)", "storage.month_rows_built": "\(months)",
+                "storage.rollup_rows_deleted": "\(deleted)", "storage.rollup_rows_built": "\(built)",
             ])
         }
-        return MaintenanceReport(partitionsCreated: created, partitionsDropped: dropped, rollupRowsDeleted: deleted)
+        return MaintenanceReport(partitionsCreated: created, partitionsDropped: dropped, rollupRowsDeleted: deleted, rollupRowsBuilt: built)
     }
+}
+
+/// A rollup level built from the next finer one once its periods are over.
+struct RollupLevel: Sendable {
+    var name: String
+    var unit: String
+    var table: String
+    var sourceTable: String
+    /// The source level's watermark name; nil for minutes, which are always complete.
+    var sourceName: String?
+
+    static let hour = RollupLevel(name: "1h", unit: "hour", table: "results_rollup_1h", sourceTable: "results_rollup_1m", sourceName: nil)
+    static let day = RollupLevel(name: "1d", unit: "day", table: "results_rollup_1d", sourceTable: "results_rollup_1h", sourceName: "1h")
+    static let month = RollupLevel(name: "1mo", unit: "month", table: "results_rollup_1mo", sourceTable: "results_rollup_1d", sourceName: "1d")
+    /// In build order: each from the one before.
+    static let built = [hour, day, month]
 }

@@ -103,6 +103,8 @@ public struct MaintenanceReport: Sendable, Hashable {
     public var partitionsCreated: Int
     public var partitionsDropped: Int
     public var rollupRowsDeleted: Int
+    /// Hour, day and month rollup rows built from finer ones.
+    public var rollupRowsBuilt: Int
 }
 
 /// The one interface over the result stores: writes (the ingester) and queries (the control plane).
@@ -125,6 +127,10 @@ public protocol ResultStorage: Sendable {
     /// The latest result of each given monitor that has one.
     func lastStatus(monitorIDs: [Int64]) async throws -> [Int64: LastStatus]
 
-    /// Creates partitions ahead and drops or deletes data past retention.
+    /// Builds coarser rollups for periods that are over; returns the rows written. Cheap when
+    /// nothing is due; the ingester calls it every minute.
+    func buildRollups(now: Date) async throws -> Int
+
+    /// Builds rollups, creates partitions ahead, and drops or deletes data past retention.
     func maintain(now: Date, retention: RetentionPolicy) async throws -> MaintenanceReport
 }

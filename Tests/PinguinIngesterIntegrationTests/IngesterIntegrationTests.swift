@@ -48,8 +48,9 @@ private struct Fixture {
         try await redis.send("XLEN", stream).int ?? -1
     }
 
-    /// `count` results over all monitors, one per monitor per minute from `start`.
-    func results(_ count: Int, start: Date = Date(timeIntervalSince1970: 1_790_000_000)) -> [CheckResult] {
+    /// `count` results over all monitors, one per monitor per minute from `start` (default: a day
+    /// ago, well inside retention, since the ingesters' maintenance runs meanwhile).
+    func results(_ count: Int, start: Date = Date(timeIntervalSince1970: ((Date().timeIntervalSince1970 - 86_400) / 60).rounded(.down) * 60)) -> [CheckResult] {
         (0..<count).map { i in
             let monitor = monitors[i % monitors.count]
             let slot = start.addingTimeInterval(Double(i / monitors.count) * 60)
@@ -157,7 +158,7 @@ struct IngesterIntegrationTests {
                 try await eventually("redelivery processed") { ingester.statistics.duplicates == 2_000 }
             }
             #expect(try await fixture.storedRows() == 2_000)
-            let rollup = try await fixture.postgres.query("SELECT sum(checks) FROM results_rollup_1h")
+            let rollup = try await fixture.postgres.query("SELECT sum(checks) FROM results_rollup_1m")
             #expect(try rollup[0].decode(Int.self, column: 0) == 2_000)
         }
     }
@@ -193,7 +194,7 @@ struct IngesterIntegrationTests {
             }
             #expect(a.statistics.inserted + b.statistics.inserted == 20_000)
             #expect(a.statistics.inserted > 0 && b.statistics.inserted > 0)
-            let rollup = try await fixture.postgres.query("SELECT sum(checks), sum(down_checks) FROM results_rollup_1d")
+            let rollup = try await fixture.postgres.query("SELECT sum(checks), sum(down_checks) FROM results_rollup_1m")
             #expect(try rollup[0].decode(Int.self, column: 0) == 20_000)
             #expect(try rollup[0].decode(Int.self, column: 1) == (0..<20_000).filter { $0 % 17 == 0 }.count)
         }
@@ -233,7 +234,7 @@ struct IngesterIntegrationTests {
                 try await eventually("the first results are stored") { try await fixture.storedRows() == 500 }
                 try await TestServices.runServicesScript("stop", "postgres")
                 do {
-                    let later = fixture.results(1_000, start: Date(timeIntervalSince1970: 1_790_100_000))
+                    let later = fixture.results(1_000, start: Date().addingTimeInterval(-3_600))
                     try await fixture.publish(later)
                     try await eventually("a write has failed") { ingester.statistics.failedAttempts > 0 }
                     // Nothing was acknowledged while the database was away.

@@ -58,6 +58,11 @@ struct ResultStorageIntegrationTests {
             #expect(results.count == 1680)
             let outcome = try await fixture.storage.write(results)
             #expect(outcome.inserted == 1680)
+            // First from minutes and raw results only; hours and days are built further down.
+            let unbuilt = try #require(try await fixture.storage.uptime(monitorIDs: [id], from: at("2026-03-02T00:00:00Z"), to: at("2026-03-03T00:00:00Z"))[id])
+            #expect(unbuilt.ratio == 1220.0 / 1250.0)
+            let report = try await fixture.storage.maintain(now: at("2026-03-05T00:00:00Z"), retention: RetentionPolicy())
+            #expect(report.rollupRowsBuilt == 28 + 3)  // 30 hours less the 2-hour gap; March 1–3; March is not over
 
             // March 2, the whole day: 1440 slots less the 120-minute gap = 1320 results;
             // down 30 min; maintenance 60 + unknown 10 excluded; up 1220 min (5 of them degraded).
@@ -148,6 +153,9 @@ struct ResultStorageIntegrationTests {
             #expect(try await fixture.storage.write(results.shuffled()) == ResultWriteOutcome(inserted: 0, duplicates: 500, orphans: 0))
             let more = Array(fixtureResults(monitor: id).prefix(600))
             #expect(try await fixture.storage.write(more) == ResultWriteOutcome(inserted: 100, duplicates: 500, orphans: 0))
+            _ = try await fixture.storage.maintain(now: at("2026-03-04T00:00:00Z"), retention: RetentionPolicy())
+            // Redelivery after the hours and days were built goes to them directly.
+            #expect(try await fixture.storage.write(more) == ResultWriteOutcome(inserted: 0, duplicates: 600, orphans: 0))
             let counts = try await fixture.client.query("""
                 SELECT (SELECT count(*) FROM results), (SELECT sum(checks) FROM results_rollup_1m),
                        (SELECT sum(checks) FROM results_rollup_1h), (SELECT sum(checks) FROM results_rollup_1d)
@@ -214,6 +222,20 @@ struct ResultStorageIntegrationTests {
             // Uptime over the year still counts the ancient day from the day rollup.
             let year = try await fixture.storage.uptime(monitorIDs: [id], from: now.addingTimeInterval(-600 * 86_400), to: now)
             #expect(year[id]?.checks == 3)
+        }
+    }
+
+    @Test("a partition dropped by another process's retention pass is created again on the next write")
+    func droppedPartition() async throws {
+        try await StoreFixture.with { fixture in
+            let id = try await fixture.monitor("late")
+            let day = at("2026-05-01T10:00:00Z")
+            _ = try await fixture.storage.write([CheckResult(monitorID: id, scheduledAt: day, status: .up, slotMilliseconds: 60_000)])
+            // Another pinguind with a short retention drops that day behind this storage's back.
+            let dropped = try await fixture.client.query("SELECT pinguin_drop_daily_partitions_before('results', '2026-05-02')")
+            #expect(try dropped[0].decode(Int32.self, column: 0) >= 1)
+            let outcome = try await fixture.storage.write([CheckResult(monitorID: id, scheduledAt: day.addingTimeInterval(60), status: .up, slotMilliseconds: 60_000)])
+            #expect(outcome.inserted == 1)
         }
     }
 
