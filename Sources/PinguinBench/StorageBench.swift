@@ -41,29 +41,43 @@ func createMonitors(_ client: PostgresClient, count: Int) async throws -> [Int64
     return try rows.map { try $0.decode(Int64.self, column: 0) }
 }
 
+/// The `index`th result of a benchmark: monitors in turn, one slot per minute each, from `base`.
+func benchResult(_ index: Int, monitors ids: [Int64], base: Date) -> CheckResult {
+    let slot = base.addingTimeInterval(Double(index / ids.count) * 60)
+    return CheckResult(
+        monitorID: ids[index % ids.count], scheduledAt: slot, status: index % 50 == 0 ? .down : .up,
+        slotMilliseconds: 60_000, startedAt: slot, finishedAt: slot.addingTimeInterval(0.012),
+        latencyMilliseconds: Double(index % 997) / 10, message: "200 OK",
+        phases: #"{"dns":0.1,"connect":0.2,"first_byte":3.1}"#, details: #"{"status_code":200}"#, supervisor: "bench")
+}
+
+/// Options the result benchmarks share.
+struct ResultOptions: ParsableArguments {
+    @Option(help: "Results to write.")
+    var results = 300_000
+
+    @Option(help: "Monitors the results belong to.")
+    var monitors = 10_000
+
+    @Option(help: "Results per transaction.")
+    var batchSize = 20_000
+}
+
 struct IngestBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
         abstract: "Results/s from the Redis results stream into PostgreSQL, committed and acknowledged.")
 
     @OptionGroup var common: Common
-
-    @Option(help: "Results to ingest.")
-    var results = 300_000
-
-    @Option(help: "Monitors the results belong to.")
-    var monitors = 10_000
+    @OptionGroup var options: ResultOptions
 
     @Option(help: "Ingester read-write loops.")
     var workers = 2
 
-    @Option(help: "Results per transaction.")
-    var batchSize = 20_000
-
     func run() async throws {
         let logger = common.logger
         try await withBenchDatabase(try common.postgres(), logger: logger) { postgres in
-            let ids = try await createMonitors(postgres, count: monitors)
+            let ids = try await createMonitors(postgres, count: options.monitors)
             var redisOptions = RedisClient.Configuration()
             redisOptions.maximumConnections = workers + 2
             let redis = RedisClient(try common.redis(), configuration: redisOptions, logger: logger)
@@ -74,27 +88,22 @@ struct IngestBench: AsyncParsableCommand {
             let base = Date().addingTimeInterval(-3_600)
             let fillStart = ContinuousClock.now
             var index = 0
-            while index < results {
-                let end = min(results, index + 1_000)
+            while index < options.results {
+                let end = min(options.results, index + 1_000)
                 let commands = (index..<end).map { i -> RedisCommand in
-                    let slot = base.addingTimeInterval(Double(i / ids.count) * 60)
-                    let result = CheckResult(
-                        monitorID: ids[i % ids.count], scheduledAt: slot, status: i % 50 == 0 ? .down : .up,
-                        slotMilliseconds: 60_000, startedAt: slot, finishedAt: slot.addingTimeInterval(0.012),
-                        latencyMilliseconds: Double(i % 997) / 10, message: "200 OK",
-                        phases: #"{"dns":0.1,"connect":0.2,"first_byte":3.1}"#, details: #"{"status_code":200}"#, supervisor: "bench")
+                    let result = benchResult(i, monitors: ids, base: base)
                     return RedisClient.xaddCommand(stream, fields: result.streamFields.map { ($0.0, $0.1 as any RedisArgument) })
                 }
                 _ = try await redis.pipeline(commands)
                 index = end
             }
             let fill = ContinuousClock.now - fillStart
-            report("ingest.stream_fill", Double(results) / fill.seconds, "xadd/s", "\(results) results into the stream")
+            report("ingest.stream_fill", Double(options.results) / fill.seconds, "xadd/s", "\(options.results) results into the stream")
 
             var configuration = Ingester.Configuration()
             configuration.stream = stream
             configuration.workers = workers
-            configuration.batchSize = batchSize
+            configuration.batchSize = options.batchSize
             configuration.flushInterval = .milliseconds(50)
             let ingester = Ingester(
                 configuration: configuration, redis: redis,
@@ -104,7 +113,7 @@ struct IngestBench: AsyncParsableCommand {
             let start = ContinuousClock.now
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await ingester.run() }
-                while ingester.statistics.inserted + ingester.statistics.duplicates < results {
+                while ingester.statistics.inserted + ingester.statistics.duplicates < options.results {
                     try await Task.sleep(for: .milliseconds(10))
                 }
                 group.cancelAll()
@@ -113,8 +122,8 @@ struct IngestBench: AsyncParsableCommand {
             let cpu = processCPUSeconds() - cpuBefore
             let left = try await redis.send("XLEN", stream).int ?? -1
             let stats = ingester.statistics
-            report("ingest.end_to_end", Double(results) / elapsed.seconds, "rows/s",
-                   "\(results) results, \(monitors) monitors, \(workers) workers, batches of \(batchSize): \(String(format: "%.2f", elapsed.seconds)) s; \(stats.batches) batches; ingester CPU \(String(format: "%.1f", cpu * 1e6 / Double(results))) µs/result; \(left) left in stream")
+            report("ingest.end_to_end", Double(options.results) / elapsed.seconds, "rows/s",
+                   "\(options.results) results, \(options.monitors) monitors, \(workers) workers, batches of \(options.batchSize): \(String(format: "%.2f", elapsed.seconds)) s; \(stats.batches) batches; ingester CPU \(String(format: "%.1f", cpu * 1e6 / Double(options.results))) µs/result; \(left) left in stream")
             try await redis.send("DEL", stream)
             await redis.close()
         }
@@ -203,15 +212,7 @@ struct WriteBench: AsyncParsableCommand {
         commandName: "write", abstract: "Results/s through ResultStorage.write alone (no Redis), one writer.")
 
     @OptionGroup var common: Common
-
-    @Option(help: "Results to write.")
-    var results = 200_000
-
-    @Option(help: "Monitors the results belong to.")
-    var monitors = 10_000
-
-    @Option(help: "Results per transaction.")
-    var batchSize = 20_000
+    @OptionGroup var options: ResultOptions
 
     @Option(help: "Concurrent writers.")
     var writers = 1
@@ -219,18 +220,11 @@ struct WriteBench: AsyncParsableCommand {
     func run() async throws {
         let logger = common.logger
         try await withBenchDatabase(try common.postgres(), logger: logger) { postgres in
-            let ids = try await createMonitors(postgres, count: monitors)
+            let ids = try await createMonitors(postgres, count: options.monitors)
             let storage = PartitionedResultStorage(client: postgres, logger: logger)
             let base = Date().addingTimeInterval(-3_600)
-            let all = (0..<results).map { i -> CheckResult in
-                let slot = base.addingTimeInterval(Double(i / ids.count) * 60)
-                return CheckResult(
-                    monitorID: ids[i % ids.count], scheduledAt: slot, status: i % 50 == 0 ? .down : .up,
-                    slotMilliseconds: 60_000, startedAt: slot, finishedAt: slot.addingTimeInterval(0.012),
-                    latencyMilliseconds: Double(i % 997) / 10, message: "200 OK",
-                    phases: #"{"dns":0.1,"connect":0.2,"first_byte":3.1}"#, details: #"{"status_code":200}"#, supervisor: "bench")
-            }
-            let batches = stride(from: 0, to: results, by: batchSize).map { Array(all[$0..<min(results, $0 + batchSize)]) }
+            let all = (0..<options.results).map { benchResult($0, monitors: ids, base: base) }
+            let batches = stride(from: 0, to: options.results, by: options.batchSize).map { Array(all[$0..<min(options.results, $0 + options.batchSize)]) }
             let cpuBefore = processCPUSeconds()
             let start = ContinuousClock.now
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -245,8 +239,8 @@ struct WriteBench: AsyncParsableCommand {
             }
             let elapsed = ContinuousClock.now - start
             let cpu = processCPUSeconds() - cpuBefore
-            report("store.write", Double(results) / elapsed.seconds, "rows/s",
-                   "\(results) results, batches of \(batchSize), \(writers) writer(s); client CPU \(String(format: "%.1f", cpu * 1e6 / Double(results))) µs/result")
+            report("store.write", Double(options.results) / elapsed.seconds, "rows/s",
+                   "\(options.results) results, batches of \(options.batchSize), \(writers) writer(s); client CPU \(String(format: "%.1f", cpu * 1e6 / Double(options.results))) µs/result")
         }
     }
 }
