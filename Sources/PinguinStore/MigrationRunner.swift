@@ -15,6 +15,8 @@ public struct MigrationRunner: Sendable {
         public var appliedAt: Date?
         /// Applied by a newer Pinguin: this binary does not know it (and cannot revert it).
         public var unknown: Bool
+        /// Applied, but its SQL in this binary differs from what was applied.
+        public var changed: Bool
     }
 
     /// The lock's key: any constant both copies agree on.
@@ -44,11 +46,17 @@ public struct MigrationRunner: Sendable {
             throw StoreError(code: .invalidArgument, message: "no migration \(target): this pinguind knows 1…\(migrations.count)")
         }
         return try await locked { connection in
-            let applied = Set(try await entries(on: connection).filter { $0.appliedAt != nil }.map(\.version))
+            let entries = try await entries(on: connection)
+            if let changed = entries.first(where: \.changed) {
+                throw StoreError(code: .schemaMismatch, message: "migration \(changed.version) (\(changed.name)) differs from the one applied to this database; a released migration must never change")
+            }
+            let applied = Set(entries.filter { $0.appliedAt != nil }.map(\.version))
             var done: [Int] = []
             for migration in migrations where migration.version <= target && !applied.contains(migration.version) {
                 let started = ContinuousClock.now
-                try await run(migration.up, on: connection, then: "INSERT INTO schema_migrations (version, name) VALUES (\(migration.version), $1)", migration.name)
+                try await run(migration.up, on: connection,
+                              then: "INSERT INTO schema_migrations (version, name, checksum) VALUES (\(migration.version), $1, '\(migration.checksum)')",
+                              migration.name)
                 logger.info("migration applied", metadata: [
                     "migration.version": "\(migration.version)", "migration.name": "\(migration.name)",
                     "migration.duration": "\(ContinuousClock.now - started)",
@@ -94,8 +102,10 @@ public struct MigrationRunner: Sendable {
                     CREATE TABLE IF NOT EXISTS schema_migrations (
                         version integer PRIMARY KEY,
                         name text NOT NULL,
+                        checksum text NOT NULL DEFAULT '',
                         applied_at timestamptz NOT NULL DEFAULT now()
-                    )
+                    );
+                    ALTER TABLE schema_migrations ADD COLUMN IF NOT EXISTS checksum text NOT NULL DEFAULT '';
                     """)
                 let result = try await body(connection)
                 try await connection.query("SELECT pg_advisory_unlock($1)", [Self.lockKey])
@@ -108,14 +118,19 @@ public struct MigrationRunner: Sendable {
     }
 
     private func entries(on connection: PostgresConnection) async throws -> [Entry] {
-        let rows = try await connection.query("SELECT version, name, applied_at FROM schema_migrations ORDER BY version")
-        var applied: [Int: (String, Date)] = [:]
+        let rows = try await connection.query("SELECT version, name, applied_at, checksum FROM schema_migrations ORDER BY version")
+        var applied: [Int: (name: String, at: Date, checksum: String)] = [:]
         for row in rows {
-            applied[Int(try row.decode(Int32.self, column: 0))] = (try row.decode(String.self, column: 1), try row.decode(Date.self, column: 2))
+            applied[Int(try row.decode(Int32.self, column: 0))] = (
+                try row.decode(String.self, column: 1), try row.decode(Date.self, column: 2), try row.decode(String.self, column: 3))
         }
-        var result = migrations.map { Entry(version: $0.version, name: $0.name, appliedAt: applied[$0.version]?.1, unknown: false) }
-        for (version, (name, at)) in applied.sorted(by: { $0.key < $1.key }) where version > migrations.count {
-            result.append(Entry(version: version, name: name, appliedAt: at, unknown: true))
+        var result = migrations.map { migration in
+            let record = applied[migration.version]
+            return Entry(version: migration.version, name: migration.name, appliedAt: record?.at, unknown: false,
+                         changed: record.map { !$0.checksum.isEmpty && $0.checksum != migration.checksum } ?? false)
+        }
+        for (version, record) in applied.sorted(by: { $0.key < $1.key }) where version > migrations.count {
+            result.append(Entry(version: version, name: record.name, appliedAt: record.at, unknown: true, changed: false))
         }
         return result
     }

@@ -50,7 +50,8 @@ struct Migrate: AsyncParsableCommand {
             let formatter = ISO8601DateFormatter()
             for entry in try await runner.status() {
                 let state = entry.appliedAt.map { "applied \(formatter.string(from: $0))" } ?? "pending"
-                print("\(entry.version)\t\(state)\t\(entry.name)\(entry.unknown ? " (unknown to this pinguind)" : "")")
+                let remark = entry.unknown ? " (unknown to this pinguind)" : entry.changed ? " (CHANGED since it was applied)" : ""
+                print("\(entry.version)\t\(state)\t\(entry.name)\(remark)")
             }
             await client.close()
         }

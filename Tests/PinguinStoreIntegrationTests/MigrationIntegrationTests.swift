@@ -92,6 +92,24 @@ struct MigrationIntegrationTests {
         }
     }
 
+    @Test("a migration edited after it was applied is refused, not silently skipped")
+    func editedMigration() async throws {
+        try await TemporaryDatabase.with { configuration in
+            let client = PostgresClient(configuration, logger: TestServices.logger())
+            let original = Migration(version: 1, name: "t", up: "CREATE TABLE t (a int);", down: "DROP TABLE t;")
+            try await MigrationRunner(client: client, migrations: [original], logger: TestServices.logger()).up()
+            let edited = Migration(version: 1, name: "t", up: "CREATE TABLE t (a int, b int);", down: "DROP TABLE t;")
+            let runner = MigrationRunner(client: client, migrations: [edited], logger: TestServices.logger())
+            #expect(try await runner.status().first?.changed == true)
+            await #expect {
+                try await runner.up()
+            } throws: { error in
+                (error as? StoreError)?.code == .schemaMismatch && "\(error)".contains("migration 1 (t) differs")
+            }
+            await client.close()
+        }
+    }
+
     @Test("the database's constraints reject bad monitors by name")
     func constraints() async throws {
         try await StoreFixture.with { fixture in
