@@ -79,16 +79,8 @@ extension RedisClient {
         var arguments: [any RedisArgument] = ["GROUP", group, consumer, "COUNT", count]
         if let block { arguments += ["BLOCK", Int(block.milliseconds)] }
         arguments += ["STREAMS", key, id]
-        let reply = try await send(RedisCommand("XREADGROUP", arguments: arguments), blocking: block ?? .zero)
-        guard let streams = reply.array else { return [] }
-        var entries: [RedisStreamEntry] = []
-        for stream in streams {
-            guard let pair = stream.array, pair.count == 2, let items = pair[1].array else {
-                throw RedisError(code: .unexpectedReply, message: "XREADGROUP reply has an unexpected shape")
-            }
-            for item in items { entries.append(try Self.streamEntry(item)) }
-        }
-        return entries
+        let command = RedisCommand("XREADGROUP", arguments: arguments)
+        return try await withConnection { try await $0.sendStreamRead(command, blocking: block ?? .zero) }
     }
 
     /// `XACK key group id…`; returns how many were acknowledged.
