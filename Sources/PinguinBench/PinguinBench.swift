@@ -54,6 +54,14 @@ extension Duration {
     }
 }
 
+/// Wall time and this process's CPU seconds spent in `body`.
+func measure(_ body: () async throws -> Void) async rethrows -> (elapsed: Duration, cpu: Double) {
+    let cpuBefore = processCPUSeconds()
+    let start = ContinuousClock.now
+    try await body()
+    return (ContinuousClock.now - start, processCPUSeconds() - cpuBefore)
+}
+
 /// Prints one result line: `name<TAB>value<TAB>unit<TAB>note`.
 func report(_ name: String, _ value: Double, _ unit: String, _ note: String = "") {
     print("\(name)\t\(String(format: "%.0f", value))\t\(unit)\t\(note)")
@@ -86,33 +94,31 @@ struct CopyBench: AsyncParsableCommand {
         let filler = String(repeating: " ", count: 84)
         for (name, table) in [("copy.results", "bench_results"), ("copy.pgbench_accounts", "bench_accounts")] {
             var encodeTime = Duration.zero
-            let cpuBefore = processCPUSeconds()
-            let start = ContinuousClock.now
             var written = 0
-            while written < rows {
-                let count = min(batch, rows - written)
-                let encodeStart = ContinuousClock.now
-                var copy: PostgresCopyBatch
-                if table == "bench_results" {
-                    copy = PostgresCopyBatch(columnCount: 7, reservingBytes: count * 120)
-                    for i in written..<(written + count) {
-                        try copy.appendRow(
-                            i % 10_000, base.addingTimeInterval(Double(i / 10_000)), "local", i % 50 == 0 ? "down" : "up",
-                            Double(i % 997) / 10, i % 50 == 0 ? "connection refused" : "200 OK",
-                            PostgresJSONB(text: #"{"status_code":200}"#))
+            let (elapsed, cpu) = try await measure {
+                while written < rows {
+                    let count = min(batch, rows - written)
+                    let encodeStart = ContinuousClock.now
+                    var copy: PostgresCopyBatch
+                    if table == "bench_results" {
+                        copy = PostgresCopyBatch(columnCount: 7, reservingBytes: count * 120)
+                        for i in written..<(written + count) {
+                            try copy.appendRow(
+                                i % 10_000, base.addingTimeInterval(Double(i / 10_000)), "local", i % 50 == 0 ? "down" : "up",
+                                Double(i % 997) / 10, i % 50 == 0 ? "connection refused" : "200 OK",
+                                PostgresJSONB(text: #"{"status_code":200}"#))
+                        }
+                    } else {
+                        copy = PostgresCopyBatch(columnCount: 4, reservingBytes: count * 120)
+                        for i in written..<(written + count) {
+                            try copy.appendRow(Int32(i + 1), Int32(i / 100_000 + 1), Int32(0), filler)
+                        }
                     }
-                } else {
-                    copy = PostgresCopyBatch(columnCount: 4, reservingBytes: count * 120)
-                    for i in written..<(written + count) {
-                        try copy.appendRow(Int32(i + 1), Int32(i / 100_000 + 1), Int32(0), filler)
-                    }
+                    encodeTime += ContinuousClock.now - encodeStart
+                    try await client.copy("COPY \(table) FROM STDIN (FORMAT binary)", batch: copy)
+                    written += count
                 }
-                encodeTime += ContinuousClock.now - encodeStart
-                try await client.copy("COPY \(table) FROM STDIN (FORMAT binary)", batch: copy)
-                written += count
             }
-            let elapsed = ContinuousClock.now - start
-            let cpu = processCPUSeconds() - cpuBefore
             report(name, Double(rows) / elapsed.seconds, "rows/s",
                    "\(rows) rows in \(String(format: "%.2f", elapsed.seconds)) s, batches of \(batch); client CPU \(String(format: "%.2f", cpu)) s, encoding \(String(format: "%.2f", encodeTime.seconds)) s")
         }
@@ -148,25 +154,23 @@ struct RedisBench: AsyncParsableCommand {
         ]
         for (name, make) in tests {
             let perClient = operations / clients
-            let cpuBefore = processCPUSeconds()
-            let start = ContinuousClock.now
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for c in 0..<clients {
-                    group.addTask {
-                        var sent = 0
-                        while sent < perClient {
-                            let count = min(pipeline, perClient - sent)
-                            let commands = (0..<count).map { make(c * perClient + sent + $0) }
-                            let replies = try await client.pipeline(commands)
-                            if case .error(let message) = replies.first { throw RedisError(code: .server, message: message) }
-                            sent += count
+            let (elapsed, cpu) = try await measure {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for c in 0..<clients {
+                        group.addTask {
+                            var sent = 0
+                            while sent < perClient {
+                                let count = min(pipeline, perClient - sent)
+                                let commands = (0..<count).map { make(c * perClient + sent + $0) }
+                                let replies = try await client.pipeline(commands)
+                                if case .error(let message) = replies.first { throw RedisError(code: .server, message: message) }
+                                sent += count
+                            }
                         }
                     }
+                    try await group.waitForAll()
                 }
-                try await group.waitForAll()
             }
-            let elapsed = ContinuousClock.now - start
-            let cpu = processCPUSeconds() - cpuBefore
             report(name, Double(perClient * clients) / elapsed.seconds, "ops/s",
                    "pipeline \(pipeline), \(clients) connection(s); client CPU \(String(format: "%.2f", cpu)) s")
         }

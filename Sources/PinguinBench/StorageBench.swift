@@ -109,17 +109,15 @@ struct IngestBench: AsyncParsableCommand {
                 configuration: configuration, redis: redis,
                 storage: PartitionedResultStorage(client: postgres, logger: logger),
                 rejects: RejectedResultStore(client: postgres), logger: logger)
-            let cpuBefore = processCPUSeconds()
-            let start = ContinuousClock.now
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await ingester.run() }
-                while ingester.statistics.inserted + ingester.statistics.duplicates < options.results {
-                    try await Task.sleep(for: .milliseconds(10))
+            let (elapsed, cpu) = try await measure {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await ingester.run() }
+                    while ingester.statistics.inserted + ingester.statistics.duplicates < options.results {
+                        try await Task.sleep(for: .milliseconds(10))
+                    }
+                    group.cancelAll()
                 }
-                group.cancelAll()
             }
-            let elapsed = ContinuousClock.now - start
-            let cpu = processCPUSeconds() - cpuBefore
             let left = try await redis.send("XLEN", stream).int ?? -1
             let stats = ingester.statistics
             report("ingest.end_to_end", Double(options.results) / elapsed.seconds, "rows/s",
@@ -225,20 +223,18 @@ struct WriteBench: AsyncParsableCommand {
             let base = Date().addingTimeInterval(-3_600)
             let all = (0..<options.results).map { benchResult($0, monitors: ids, base: base) }
             let batches = stride(from: 0, to: options.results, by: options.batchSize).map { Array(all[$0..<min(options.results, $0 + options.batchSize)]) }
-            let cpuBefore = processCPUSeconds()
-            let start = ContinuousClock.now
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for w in 0..<writers {
-                    group.addTask {
-                        for (index, batch) in batches.enumerated() where index % writers == w {
-                            _ = try await storage.write(batch)
+            let (elapsed, cpu) = try await measure {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for w in 0..<writers {
+                        group.addTask {
+                            for (index, batch) in batches.enumerated() where index % writers == w {
+                                _ = try await storage.write(batch)
+                            }
                         }
                     }
+                    try await group.waitForAll()
                 }
-                try await group.waitForAll()
             }
-            let elapsed = ContinuousClock.now - start
-            let cpu = processCPUSeconds() - cpuBefore
             report("store.write", Double(options.results) / elapsed.seconds, "rows/s",
                    "\(options.results) results, batches of \(options.batchSize), \(writers) writer(s); client CPU \(String(format: "%.1f", cpu * 1e6 / Double(options.results))) µs/result")
         }
