@@ -76,6 +76,10 @@ let package = Package(
         ),
 
         .target(
+            name: "PinguinWire",
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "PinguinModel",
             swiftSettings: swiftSettings
         ),
@@ -162,6 +166,11 @@ let package = Package(
         .testTarget(
             name: "PinguinPostgresIntegrationTests",
             dependencies: ["PinguinPostgres", "PinguinTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinWireTests",
+            dependencies: ["PinguinWire"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
