@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // MARK: C libraries from Debian (layer 1: system library targets)
@@ -77,6 +78,17 @@ let package = Package(
 
         .target(
             name: "PinguinWire",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PinguinControlPlane",
+            dependencies: [
+                "PinguinWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -171,6 +183,11 @@ let package = Package(
         .testTarget(
             name: "PinguinWireTests",
             dependencies: ["PinguinWire"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinControlPlaneTests",
+            dependencies: ["PinguinControlPlane", "PinguinWire", "PinguinTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,175 @@
+import Foundation
+import PinguinControlPlane
+import PinguinTestSupport
+import PinguinWire
+import Testing
+
+/// The spec examples' method set, plus `sleep(ms)` for ordering and half-close tests.
+private func testRouter() -> JSONRPCRouter {
+    var router = JSONRPCRouter()
+    router.register("subtract") { request in
+        switch request.params {
+        case .array(let values) where values.count == 2:
+            guard let a = values[0].doubleValue, let b = values[1].doubleValue else { return .failure(.invalidParams("numbers")) }
+            return .success(.double(a - b))
+        case .object(let members):
+            guard let a = members["minuend"]?.doubleValue, let b = members["subtrahend"]?.doubleValue else {
+                return .failure(.invalidParams("minuend and subtrahend are required"))
+            }
+            return .success(.double(a - b))
+        default:
+            return .failure(.invalidParams("two numbers expected"))
+        }
+    }
+    router.register("sum") { request in
+        guard case .array(let values) = request.params else { return .failure(.invalidParams("array expected")) }
+        return .success(.double(values.compactMap(\.doubleValue).reduce(0, +)))
+    }
+    router.register("get_data") { _ in .success(.array([.string("hello"), .int(5)])) }
+    for name in ["update", "notify_hello", "notify_sum"] {
+        router.register(name) { _ in .success(.null) }
+    }
+    router.register("sleep") { request in
+        guard case .array(let values) = request.params, let ms = values.first?.int64Value else { return .failure(.invalidParams("ms")) }
+        try? await Task.sleep(for: .milliseconds(ms))
+        return .success(.int(ms))
+    }
+    return router
+}
+
+/// Runs a server on a fresh Unix socket and an ephemeral TCP port while `body` runs.
+private func withServer<T: Sendable>(
+    _ adjust: (inout ControlPlaneServer.Configuration) -> Void = { _ in },
+    _ body: (ControlPlaneServer, RawSocketClient.Target, RawSocketClient.Target) async throws -> T
+) async throws -> T {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pinguin-rpc-\(UUID().uuidString.prefix(8))").path
+    var configuration = ControlPlaneServer.Configuration()
+    configuration.unixSocketPath = folder + "/pinguin.sock"
+    configuration.tcpPort = 0
+    adjust(&configuration)
+    let server = ControlPlaneServer(configuration: configuration, router: testRouter(), logger: TestServices.logger())
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await server.run() }
+        await server.waitUntilListening()
+        let result = try await body(server, .unix(configuration.unixSocketPath!), .tcp(port: server.tcpPort!))
+        group.cancelAll()
+        return result
+    }
+}
+
+private func lines(_ texts: [String]) -> [UInt8] {
+    Array(texts.map { $0 + "\n" }.joined().utf8)
+}
+
+private func answers(_ lines: [String]) throws -> [JSONValue] {
+    try lines.map { try JSONParser.parse($0) }
+}
+
+@Suite("Control plane server", .timeLimit(.minutes(1)))
+struct ControlPlaneServerTests {
+    @Test("the spec's examples over both transports, answered before the server closes a half-closed connection")
+    func specExamplesOverSockets() async throws {
+        try await withServer { _, unix, tcp in
+            for target in [unix, tcp] {
+                let sent = lines([
+                    #"{"jsonrpc": "2.0", "method": "subtract", "params": [42, 23], "id": 1}"#,
+                    #"{"jsonrpc": "2.0", "method": "subtract", "params": {"subtrahend": 23, "minuend": 42}, "id": 3}"#,
+                    #"{"jsonrpc": "2.0", "method": "update", "params": [1,2,3,4,5]}"#,
+                    #"{"jsonrpc": "2.0", "method": "foobar", "id": "1"}"#,
+                    #"{"jsonrpc": "2.0", "method": "foobar, "params": "bar", "baz]"#,
+                    "[]",
+                    #"[{"jsonrpc": "2.0", "method": "notify_sum", "params": [1,2,4]}, {"jsonrpc": "2.0", "method": "notify_hello", "params": [7]}]"#,
+                    #"[{"jsonrpc": "2.0", "method": "sum", "params": [1,2,4], "id": "s"}, {"foo": "boo"}, {"jsonrpc": "2.0", "method": "get_data", "id": "9"}]"#,
+                ])
+                let (received, closed) = try await RawSocketClient.exchange(target, chunks: [sent])
+                #expect(closed)
+                let replies = try answers(received)
+                // 1, 3, foobar, parse error, empty batch, mixed batch; nothing for the notifications.
+                #expect(replies.count == 6, "\(received)")
+                let singles = replies.compactMap(\.objectValue)
+                #expect(singles.contains { $0["id"] == .number("1") && $0["result"] == .number("19") })
+                #expect(singles.contains { $0["id"] == .number("3") && $0["result"] == .number("19") })
+                #expect(singles.contains { $0["id"] == .string("1") && $0["error"]?.objectValue?["code"] == .number("-32601") })
+                #expect(singles.filter { $0["id"] == .null }.compactMap { $0["error"]?.objectValue?["code"] }.sorted { "\($0)" < "\($1)" }
+                    == [.number("-32600"), .number("-32700")])
+                let batch = try #require(replies.compactMap(\.arrayValue).first)
+                #expect(batch.count == 3)
+            }
+        }
+    }
+
+    @Test("requests on one connection run concurrently: a fast answer overtakes a slow one")
+    func pipelining() async throws {
+        try await withServer { _, unix, _ in
+            let (received, _) = try await RawSocketClient.exchange(unix, chunks: [lines([
+                #"{"jsonrpc":"2.0","method":"sleep","params":[400],"id":"slow"}"#,
+                #"{"jsonrpc":"2.0","method":"sleep","params":[1],"id":"fast"}"#,
+            ])])
+            let ids = try answers(received).map { $0.objectValue?["id"] }
+            #expect(ids == [.string("fast"), .string("slow")])
+        }
+    }
+
+    @Test("a request split into one-byte writes, CRLF, and blank lines")
+    func byteByByte() async throws {
+        try await withServer { _, unix, _ in
+            let request = Array("\r\n\n{\"jsonrpc\":\"2.0\",\"method\":\"subtract\",\"params\":[5,2],\"id\":7}\r\n".utf8)
+            let (received, _) = try await RawSocketClient.exchange(unix, chunks: request.map { [$0] })
+            #expect(received == [#"{"jsonrpc":"2.0","result":3,"id":7}"#])
+        }
+    }
+
+    @Test("garbage gets a parse error and the connection keeps working")
+    func garbage() async throws {
+        try await withServer { _, tcp, _ in
+            var chunk: [UInt8] = (0..<300).map { _ in UInt8.random(in: 0...255) }.filter { $0 != 0x0A }
+            chunk.append(0x0A)
+            chunk += Array(#"{"jsonrpc":"2.0","method":"subtract","params":[1,1],"id":"after"}"#.utf8) + [0x0A]
+            let (received, _) = try await RawSocketClient.exchange(tcp, chunks: [chunk])
+            let replies = try answers(received)
+            #expect(replies.count == 2)
+            #expect(replies.last?.objectValue?["id"] == .string("after"))
+        }
+    }
+
+    @Test("an oversized line gets too_large and the connection closes; the server carries on")
+    func oversizedLine() async throws {
+        try await withServer({ $0.maximumLineBytes = 1_024 }) { _, unix, _ in
+            let huge = [UInt8](repeating: UInt8(ascii: "a"), count: 10_000_000)
+            let (received, closed) = try await RawSocketClient.exchange(unix, chunks: [huge], shutdownWrite: false)
+            #expect(closed)
+            #expect(received.count == 1)
+            #expect(try answers(received).first?.objectValue?["error"]?.objectValue?["data"]?.objectValue?["kind"] == .string("too_large"))
+            let (after, _) = try await RawSocketClient.exchange(unix, chunks: [lines([#"{"jsonrpc":"2.0","method":"get_data","id":1}"#])])
+            #expect(after.count == 1)
+        }
+    }
+
+    @Test("a thousand connections opened and dropped leave the server answering")
+    func churn() async throws {
+        try await withServer { _, unix, tcp in
+            for index in 0..<1_000 {
+                let fd = try RawSocketClient.connect(index % 2 == 0 ? unix : tcp)
+                if index % 3 == 0 {
+                    _ = Array(#"{"jsonrpc":"2.0","method":"sleep","params":[50],"id":1}"#.utf8).withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                }
+                close(fd)
+            }
+            let (received, _) = try await RawSocketClient.exchange(tcp, chunks: [lines([#"{"jsonrpc":"2.0","method":"subtract","params":[9,4],"id":2}"#])])
+            #expect(received == [#"{"jsonrpc":"2.0","result":5,"id":2}"#])
+        }
+    }
+
+    @Test("the Unix socket is created without access for others")
+    func socketPermissions() async throws {
+        try await withServer { server, _, _ in
+            let path = try #require(server.configuration.unixSocketPath)
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0o777
+            #expect(mode & 0o007 == 0, "mode \(String(mode, radix: 8))")
+            let folder = try FileManager.default.attributesOfItem(atPath: (path as NSString).deletingLastPathComponent)
+            #expect(((folder[.posixPermissions] as? NSNumber)?.intValue ?? 0o777) & 0o007 == 0)
+        }
+    }
+}
