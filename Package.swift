@@ -120,6 +120,8 @@ let package = Package(
         .executableTarget(
             name: "pinguind",
             dependencies: [
+                "PinguinControlPlane",
+                "PinguinWire",
                 "PinguinIngester",
                 "PinguinStore",
                 "PinguinPostgres",

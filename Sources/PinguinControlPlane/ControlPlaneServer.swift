@@ -17,8 +17,9 @@ import Synchronization
 /// sends can make the server buffer more than that per connection.
 public final class ControlPlaneServer: Service, Sendable {
     public struct Configuration: Sendable {
-        /// Unix socket path; nil for none. Its folder is created with mode 0750 if missing, and
-        /// the socket is created with mode 0660 (umask 007 while binding), so no chmod race.
+        /// Unix socket path; nil for none. Its folder is created (or must already be owned by this
+        /// user) and set to mode 0750, so that the socket, mode 0660, is never reachable by others,
+        /// not even for the moment between its creation and its chmod.
         public var unixSocketPath: String?
         /// TCP address; nil for no TCP listener. Default 127.0.0.1 (loopback only).
         public var tcpHost: String? = "127.0.0.1"
@@ -91,13 +92,12 @@ public final class ControlPlaneServer: Service, Sendable {
             }
         }
         if let path = configuration.unixSocketPath {
-            let folder = (path as NSString).deletingLastPathComponent
-            if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
-            }
-            let previous = umask(0o007)
-            defer { umask(previous) }
+            try Self.prepareSocketFolder(for: path)
             listeners.append(try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true, childChannelInitializer: initializer))
+            // The folder (0750, ours) keeps others out while the socket still has default bits.
+            guard chmod(path, 0o660) == 0 else {
+                throw ControlPlaneError(message: "cannot set the permissions of \(path): \(String(cString: strerror(errno)))")
+            }
             logger.info("control plane listening", metadata: ["rpc.unix_socket": "\(path)"])
         }
         if let host = configuration.tcpHost {
@@ -124,6 +124,26 @@ public final class ControlPlaneServer: Service, Sendable {
             for listener in bound { listener.channel.close(promise: nil) }
         }
         if let path = configuration.unixSocketPath { unlink(path) }
+    }
+
+    /// Creates the socket's folder with mode 0750, or checks that an existing one belongs to us
+    /// and tightens it.
+    static func prepareSocketFolder(for path: String) throws {
+        let folder = (path as NSString).deletingLastPathComponent
+        guard !folder.isEmpty else { return }
+        if !FileManager.default.fileExists(atPath: folder) {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o750])
+        }
+        var info = stat()
+        guard stat(folder, &info) == 0 else {
+            throw ControlPlaneError(message: "cannot inspect \(folder): \(String(cString: strerror(errno)))")
+        }
+        guard info.st_uid == getuid() else {
+            throw ControlPlaneError(message: "\(folder) belongs to another user; the socket's folder must be ours")
+        }
+        guard chmod(folder, 0o750) == 0 else {
+            throw ControlPlaneError(message: "cannot set the permissions of \(folder): \(String(cString: strerror(errno)))")
+        }
     }
 
     private static func acceptAll(_ listeners: [NIOAsyncChannel<Connection, Never>], serve: @escaping @Sendable (Connection) async -> Void) async {
@@ -213,4 +233,10 @@ public final class ControlPlaneServer: Service, Sendable {
             await requests.waitForAll()
         }
     }
+}
+
+/// A control plane set-up failure (socket folder, permissions).
+public struct ControlPlaneError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PinguinControlPlane
 import PinguinIngester
 import PinguinPostgres
 import PinguinRedis
@@ -19,8 +20,13 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Seconds between connectivity checks of PostgreSQL and Redis.")
     var healthInterval: Double = 10
 
-    @Option(help: ArgumentHelp("Roles to run, comma-separated.", discussion: "Built so far: ingester. Default: all of them."))
-    var roles: String = "ingester"
+    @Option(help: ArgumentHelp("Roles to run, comma-separated.", discussion: "Built so far: control, ingester. Default: all of them."))
+    var roles: String = "control,ingester"
+
+    @Option(help: ArgumentHelp(
+        "Control plane: the Unix socket's path.",
+        discussion: "Default: $PINGUIN_SOCKET, else /run/pinguin/pinguind.sock for root, else $XDG_RUNTIME_DIR/pinguin/pinguind.sock."))
+    var rpcSocket: String?
 
     @Option(help: "Ingester: parallel read-write loops.")
     var ingesterWorkers: Int = 2
@@ -42,7 +48,7 @@ struct Run: AsyncParsableCommand {
             postgres: postgresConfiguration, redis: redisConfiguration,
             interval: .milliseconds(Int64(healthInterval * 1000)), logger: logger)
         let chosen = Set(roles.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        let known: Set<String> = ["ingester"]
+        let known: Set<String> = ["control", "ingester"]
         guard chosen.isSubset(of: known), !chosen.isEmpty else {
             throw ValidationError("--roles: unknown role(s) \(chosen.subtracting(known).sorted().joined(separator: ", ")); built so far: \(known.sorted().joined(separator: ", "))")
         }
@@ -74,6 +80,16 @@ struct Run: AsyncParsableCommand {
                 configuration: configuration, redis: redis, storage: storage,
                 rejects: RejectedResultStore(client: postgres), logger: logger)))
         }
+        if chosen.contains("control") {
+            var configuration = ControlPlaneServer.Configuration()
+            configuration.unixSocketPath = try socketPath()
+            // TCP stays off until token authentication exists: an unauthenticated TCP port would
+            // let any local user drive Pinguin.
+            configuration.tcpHost = nil
+            let router = ControlMethods.router(
+                roles: chosen.sorted(), postgres: postgresConfiguration, redis: redisConfiguration, client: postgres, logger: logger)
+            services.append(.init(service: ControlPlaneServer(configuration: configuration, router: router, logger: logger)))
+        }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.info("pinguind starting", metadata: [
@@ -83,6 +99,16 @@ struct Run: AsyncParsableCommand {
         ])
         try await group.run()
         logger.info("pinguind stopped")
+    }
+}
+
+extension Run {
+    func socketPath() throws -> String {
+        let environment = ProcessInfo.processInfo.environment
+        if let path = rpcSocket ?? environment["PINGUIN_SOCKET"] { return path }
+        if getuid() == 0 { return "/run/pinguin/pinguind.sock" }
+        if let runtime = environment["XDG_RUNTIME_DIR"] { return runtime + "/pinguin/pinguind.sock" }
+        throw ValidationError("no socket path: pass --rpc-socket or set PINGUIN_SOCKET")
     }
 }
 

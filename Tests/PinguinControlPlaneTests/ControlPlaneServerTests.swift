@@ -167,9 +167,9 @@ struct ControlPlaneServerTests {
             let path = try #require(server.configuration.unixSocketPath)
             let attributes = try FileManager.default.attributesOfItem(atPath: path)
             let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue ?? 0o777
-            #expect(mode & 0o007 == 0, "mode \(String(mode, radix: 8))")
+            #expect(mode == 0o660, "mode \(String(mode, radix: 8))")
             let folder = try FileManager.default.attributesOfItem(atPath: (path as NSString).deletingLastPathComponent)
-            #expect(((folder[.posixPermissions] as? NSNumber)?.intValue ?? 0o777) & 0o007 == 0)
+            #expect((folder[.posixPermissions] as? NSNumber)?.intValue == 0o750)
         }
     }
 }

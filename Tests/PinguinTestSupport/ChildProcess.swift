@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Runs a program to completion with `posix_spawn`, output captured through a temporary file.
 public enum ChildProcess {
@@ -9,7 +9,8 @@ public enum ChildProcess {
     }
 
     /// Returns the exit status (128+signal when killed) and everything written to stdout and stderr.
-    public static func run(_ path: String, arguments: [String]) async throws -> (status: Int32, output: String) {
+    /// `environment` is added to this process's own.
+    public static func run(_ path: String, arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("pinguin-child-\(UUID().uuidString)").path
         defer { unlink(outputPath) }
         var actions = posix_spawn_file_actions_t()
@@ -21,7 +22,10 @@ public enum ChildProcess {
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        let environmentStrings = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }.map { "\($0)=\($1)" }
+        let envp = environmentStrings.map { strdup($0) } + [nil]
+        defer { envp.forEach { free($0) } }
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
         guard spawned == 0 else { throw SpawnFailed(path: path, errno: spawned) }
         let child = pid
         let status: Int32 = await withCheckedContinuation { continuation in
@@ -35,5 +39,43 @@ public enum ChildProcess {
         }
         let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
         return (status, output)
+    }
+
+    /// A long-running child, output discarded; ``Running/terminate()`` sends SIGTERM and waits.
+    public final class Running: @unchecked Sendable {
+        // @unchecked: `pid` never changes; `status` is written once by terminate(), from one caller.
+        public let pid: pid_t
+        private var status: Int32?
+
+        init(pid: pid_t) {
+            self.pid = pid
+        }
+
+        /// Sends SIGTERM (once) and waits for the exit; returns the exit status (128+signal if killed).
+        @discardableResult
+        public func terminate() -> Int32 {
+            if let status { return status }
+            kill(pid, SIGTERM)
+            var raw: Int32 = 0
+            while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+            let result = (raw & 0x7F) == 0 ? (raw >> 8) & 0xFF : 128 + (raw & 0x7F)
+            status = result
+            return result
+        }
+    }
+
+    public static func start(_ path: String, arguments: [String]) throws -> Running {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw SpawnFailed(path: path, errno: spawned) }
+        return Running(pid: pid)
     }
 }
