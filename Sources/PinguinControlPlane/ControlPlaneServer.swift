@@ -239,4 +239,8 @@ public final class ControlPlaneServer: Service, Sendable {
 public struct ControlPlaneError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var description: String { message }
+
+    public init(message: String) {
+        self.message = message
+    }
 }

@@ -8,10 +8,14 @@ import PinguinWire
 
 /// The JSON-RPC methods built so far (the rest arrive with the control plane issue).
 enum ControlMethods {
+    /// The router, checked against the OpenRPC document: a method served but undocumented (or
+    /// the reverse) stops pinguind at start-up rather than reaching users.
     static func router(
         roles: [String], postgres: PostgresConfiguration, redis: RedisConfiguration, client: PostgresClient, logger: Logger
-    ) -> JSONRPCRouter {
+    ) throws -> JSONRPCRouter {
         var router = JSONRPCRouter()
+        let document = try JSONParser.parse(OpenRPCDocument.text)
+        router.registerDiscovery(document: document)
         router.register("system.version") { request in
             guard noParams(request) else { return .failure(.invalidParams("system.version takes no parameters")) }
             return .success(.object(JSONObject([
@@ -34,6 +38,9 @@ enum ControlMethods {
                 "redis": .string(report.redis),
                 "storage": .object(storage),
             ])))
+        }
+        if let mismatch = router.mismatch(with: document) {
+            throw ControlPlaneError(message: "proto-docs/openrpc.json and the server disagree: \(mismatch)")
         }
         return router
     }

@@ -86,7 +86,7 @@ struct Run: AsyncParsableCommand {
             // TCP stays off until token authentication exists: an unauthenticated TCP port would
             // let any local user drive Pinguin.
             configuration.tcpHost = nil
-            let router = ControlMethods.router(
+            let router = try ControlMethods.router(
                 roles: chosen.sorted(), postgres: postgresConfiguration, redis: redisConfiguration, client: postgres, logger: logger)
             services.append(.init(service: ControlPlaneServer(configuration: configuration, router: router, logger: logger)))
         }

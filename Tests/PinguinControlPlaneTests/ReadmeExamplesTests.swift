@@ -52,6 +52,16 @@ struct ReadmeExamplesTests {
             let shown = readme.components(separatedBy: "$ " + example + "\n").dropFirst().first?.split(separator: "\n").first.map(String.init)
             #expect(output.trimmingCharacters(in: .whitespacesAndNewlines) == shown, "\(example)")
         }
+        // rpc.discover lists exactly what the server answers.
+        let discover = #"printf '%s\n' '{"jsonrpc":"2.0","method":"rpc.discover","id":1}' | nc -N -U "$PINGUIN_SOCKET" | jq -r '.result.methods[].name'"#
+        let (_, listed) = try await ChildProcess.run("/bin/sh", arguments: ["-c", discover], environment: ["PINGUIN_SOCKET": socket])
+        let names = listed.split(separator: "\n").map(String.init)
+        #expect(names.sorted() == ["rpc.discover", "system.health", "system.version"])
+        for name in names {
+            let call = #"printf '%s\n' '{"jsonrpc":"2.0","method":"\#(name)","id":1}' | nc -N -U "$PINGUIN_SOCKET" | jq -r '.error.code // "ok"'"#
+            let (_, answer) = try await ChildProcess.run("/bin/sh", arguments: ["-c", call], environment: ["PINGUIN_SOCKET": socket])
+            #expect(answer.trimmingCharacters(in: .whitespacesAndNewlines) == "ok", "\(name)")
+        }
         let stopped = daemon.terminate()
         #expect(stopped == 0, "pinguind should exit 0 on SIGTERM")
     }
