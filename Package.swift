@@ -156,6 +156,7 @@ let package = Package(
         .target(
             name: "PinguinTestSupport",
             dependencies: [
+                "CPinguinShims",
                 "PinguinPostgres",
                 .product(name: "Logging", package: "swift-log"),
             ],

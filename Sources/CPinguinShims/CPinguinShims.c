@@ -1,3 +1,4 @@
+#define _GNU_SOURCE
 #include "CPinguinShims.h"
 
 CURLcode pinguin_curl_easy_setopt_long(CURL *handle, CURLoption option, long value) {
@@ -66,4 +67,8 @@ CURLMcode pinguin_curl_multi_setopt_pointer(CURLM *handle, CURLMoption option, v
 
 const char *pinguin_ares_version_string(void) {
     return ares_version(NULL);
+}
+
+int pinguin_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowest) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, lowest);
 }

@@ -1,4 +1,5 @@
 public import Foundation
+import CPinguinShims
 
 /// Runs a program to completion with `posix_spawn`, output captured through a temporary file.
 public enum ChildProcess {
@@ -19,6 +20,9 @@ public enum ChildProcess {
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        // Nothing else is inherited: a daemon started by a script (postgres, redis-server) would
+        // otherwise keep other tests' sockets open for ever.
+        pinguin_spawn_file_actions_addclosefrom(&actions, 3)
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
@@ -44,10 +48,10 @@ public enum ChildProcess {
     /// A long-running child, output discarded; ``Running/terminate()`` sends SIGTERM and waits.
     public final class Running: @unchecked Sendable {
         // @unchecked: `pid` never changes; `status` is written once by terminate(), from one caller.
-        public let pid: pid_t
+        public let pid: Int32
         private var status: Int32?
 
-        init(pid: pid_t) {
+        init(pid: Int32) {
             self.pid = pid
         }
 
@@ -71,6 +75,7 @@ public enum ChildProcess {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        pinguin_spawn_file_actions_addclosefrom(&actions, 3)
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0

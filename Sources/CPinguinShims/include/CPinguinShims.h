@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 #include <ares.h>
+#include <spawn.h>
 
 CURLcode pinguin_curl_easy_setopt_long(CURL *handle, CURLoption option, long value);
 CURLcode pinguin_curl_easy_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value);
@@ -26,6 +27,11 @@ CURLcode pinguin_curl_easy_getinfo_pointer(CURL *handle, CURLINFO info, void **v
 
 CURLMcode pinguin_curl_multi_setopt_long(CURLM *handle, CURLMoption option, long value);
 CURLMcode pinguin_curl_multi_setopt_pointer(CURLM *handle, CURLMoption option, void *value);
+
+/// Closes every descriptor from `lowest` up in the spawned child (glibc's
+/// posix_spawn_file_actions_addclosefrom_np, hidden from Swift behind _GNU_SOURCE), so that a
+/// child never inherits sockets or pipes it has no business holding open.
+int pinguin_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int lowest);
 
 /// The c-ares version string ("1.18.1"), for start-up logs and `system.version`.
 const char *pinguin_ares_version_string(void);
