@@ -84,6 +84,8 @@ let package = Package(
             name: "PinguinControlPlane",
             dependencies: [
                 "PinguinWire",
+                "PinguinStore",
+                "PinguinPostgres",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -190,7 +192,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PinguinControlPlaneTests",
-            dependencies: ["PinguinControlPlane", "PinguinWire", "PinguinTestSupport"],
+            dependencies: ["PinguinControlPlane", "PinguinWire", "PinguinStore", "PinguinPostgres", "PinguinTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

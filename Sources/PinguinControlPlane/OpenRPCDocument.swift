@@ -18,7 +18,14 @@ public enum OpenRPCDocument {
       "result": {
         "name": "document",
         "description": "The OpenRPC document describing every method the server implements.",
-        "schema": { "type": "object", "required": ["openrpc", "info", "methods"] }
+        "schema": {
+          "type": "object",
+          "required": [
+            "openrpc",
+            "info",
+            "methods"
+          ]
+        }
       }
     },
     {
@@ -29,10 +36,21 @@ public enum OpenRPCDocument {
         "name": "version",
         "schema": {
           "type": "object",
-          "required": ["version", "protocol"],
+          "required": [
+            "version",
+            "protocol"
+          ],
           "properties": {
-            "version": { "type": "string", "description": "pinguind's version." },
-            "protocol": { "type": "string", "enum": ["jsonrpc-2.0"] }
+            "version": {
+              "type": "string",
+              "description": "pinguind's version."
+            },
+            "protocol": {
+              "type": "string",
+              "enum": [
+                "jsonrpc-2.0"
+              ]
+            }
           }
         }
       },
@@ -40,7 +58,13 @@ public enum OpenRPCDocument {
         {
           "name": "version",
           "params": [],
-          "result": { "name": "version", "value": { "version": "0.1.0-dev", "protocol": "jsonrpc-2.0" } }
+          "result": {
+            "name": "version",
+            "value": {
+              "version": "0.1.0-dev",
+              "protocol": "jsonrpc-2.0"
+            }
+          }
         }
       ]
     },
@@ -52,17 +76,49 @@ public enum OpenRPCDocument {
         "name": "health",
         "schema": {
           "type": "object",
-          "required": ["healthy", "roles", "postgresql", "redis", "storage"],
+          "required": [
+            "healthy",
+            "roles",
+            "postgresql",
+            "redis",
+            "storage"
+          ],
           "properties": {
-            "healthy": { "type": "boolean", "description": "Both PostgreSQL and Redis answered." },
-            "roles": { "type": "array", "items": { "type": "string", "enum": ["control", "ingester"] } },
-            "postgresql": { "type": "string", "description": "One line: ok or failed, the target (no password), the server version or the error." },
-            "redis": { "type": "string", "description": "The same for Redis." },
+            "healthy": {
+              "type": "boolean",
+              "description": "Both PostgreSQL and Redis answered."
+            },
+            "roles": {
+              "type": "array",
+              "items": {
+                "type": "string",
+                "enum": [
+                  "control",
+                  "ingester"
+                ]
+              }
+            },
+            "postgresql": {
+              "type": "string",
+              "description": "One line: ok or failed, the target (no password), the server version or the error."
+            },
+            "redis": {
+              "type": "string",
+              "description": "The same for Redis."
+            },
             "storage": {
               "type": "object",
               "properties": {
-                "engine": { "type": "string", "enum": ["postgresql-partitioning", "timescaledb"] },
-                "note": { "type": "string" }
+                "engine": {
+                  "type": "string",
+                  "enum": [
+                    "postgresql-partitioning",
+                    "timescaledb"
+                  ]
+                },
+                "note": {
+                  "type": "string"
+                }
               }
             }
           }
@@ -76,25 +132,566 @@ public enum OpenRPCDocument {
             "name": "health",
             "value": {
               "healthy": true,
-              "roles": ["control", "ingester"],
+              "roles": [
+                "control",
+                "ingester"
+              ],
               "postgresql": "postgresql: ok, postgresql://pinguin@127.0.0.1:51303/pinguin, server 15.20 (Debian 15.20-0+deb12u1)",
               "redis": "redis: ok, redis://:***@127.0.0.1:33804/0, server 7.0.15",
-              "storage": { "engine": "postgresql-partitioning", "note": "TimescaleDB is not installed on the server; results use native range partitioning" }
+              "storage": {
+                "engine": "postgresql-partitioning",
+                "note": "TimescaleDB is not installed on the server; results use native range partitioning"
+              }
             }
           }
+        }
+      ]
+    },
+    {
+      "name": "monitor.create",
+      "summary": "Create a monitor.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "name",
+          "required": true,
+          "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200
+          },
+          "description": "Unique within the namespace."
+        },
+        {
+          "name": "kind",
+          "required": true,
+          "schema": {
+            "type": "string",
+            "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"
+          },
+          "description": "The checker kind: http, tcp, dns, ping, or a drop-in plugin's."
+        },
+        {
+          "name": "target",
+          "required": true,
+          "schema": {
+            "type": "string",
+            "maxLength": 2048
+          },
+          "description": "What to check (URL, host:port, name, address)."
+        },
+        {
+          "name": "namespace",
+          "schema": {
+            "type": "string",
+            "pattern": "^[a-z0-9][a-z0-9_.-]{0,62}$",
+            "default": "default"
+          }
+        },
+        {
+          "name": "config",
+          "schema": {
+            "type": "object",
+            "default": {}
+          },
+          "description": "Kind-specific settings (validated against the plugin's schema once plugins publish it)."
+        },
+        {
+          "name": "interval_ms",
+          "schema": {
+            "type": "integer",
+            "minimum": 1000,
+            "maximum": 86400000,
+            "default": 60000
+          }
+        },
+        {
+          "name": "timeout_ms",
+          "schema": {
+            "type": "integer",
+            "minimum": 100,
+            "maximum": 86400000
+          },
+          "description": "At most interval_ms. Default: 10000 or the interval, whichever is smaller."
+        },
+        {
+          "name": "retry_interval_ms",
+          "schema": {
+            "type": "integer",
+            "minimum": 1000,
+            "maximum": 86400000
+          },
+          "description": "Interval of confirmation re-checks while failing. Default: a third of the interval, at least 1000."
+        },
+        {
+          "name": "failure_threshold",
+          "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 100,
+            "default": 3
+          },
+          "description": "Failures in a row before the monitor is down."
+        },
+        {
+          "name": "recovery_threshold",
+          "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 100,
+            "default": 1
+          },
+          "description": "Successes in a row before it is up again."
+        },
+        {
+          "name": "tags",
+          "schema": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "maxItems": 100,
+            "default": []
+          }
+        }
+      ],
+      "result": {
+        "name": "monitor",
+        "schema": {
+          "$ref": "#/components/schemas/Monitor"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/Conflict"
+        },
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ],
+      "examples": [
+        {
+          "name": "http",
+          "params": [
+            {
+              "name": "name",
+              "value": "homepage"
+            },
+            {
+              "name": "kind",
+              "value": "http"
+            },
+            {
+              "name": "target",
+              "value": "https://example.test/"
+            },
+            {
+              "name": "tags",
+              "value": [
+                "web"
+              ]
+            }
+          ],
+          "result": {
+            "name": "monitor",
+            "value": {
+              "id": 1,
+              "namespace": "default",
+              "name": "homepage",
+              "kind": "http",
+              "target": "https://example.test/",
+              "config": {},
+              "interval_ms": 60000,
+              "timeout_ms": 10000,
+              "retry_interval_ms": 20000,
+              "failure_threshold": 3,
+              "recovery_threshold": 1,
+              "upside_down": false,
+              "enabled": true,
+              "paused": false,
+              "tags": [
+                "web"
+              ],
+              "description": "",
+              "version": 1,
+              "created_at": "2026-11-22T03:00:00.000Z",
+              "updated_at": "2026-11-22T03:00:00.000Z"
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "monitor.get",
+      "summary": "One monitor by id.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "required": true,
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "description": "The monitor's id."
+        }
+      ],
+      "result": {
+        "name": "monitor",
+        "schema": {
+          "$ref": "#/components/schemas/Monitor"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/NotFound"
+        },
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ]
+    },
+    {
+      "name": "monitor.list",
+      "summary": "Monitors matching all given filters, by id, a page at a time.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "namespace",
+          "schema": {
+            "type": "string"
+          }
+        },
+        {
+          "name": "kind",
+          "schema": {
+            "type": "string"
+          }
+        },
+        {
+          "name": "tags",
+          "schema": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "description": "Monitors carrying every one of these tags."
+        },
+        {
+          "name": "text",
+          "schema": {
+            "type": "string",
+            "maxLength": 200
+          },
+          "description": "Case-insensitive substring of name, target or description."
+        },
+        {
+          "name": "limit",
+          "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1000,
+            "default": 100
+          }
+        },
+        {
+          "name": "after",
+          "schema": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "description": "The previous page's next value."
+        }
+      ],
+      "result": {
+        "name": "page",
+        "schema": {
+          "type": "object",
+          "required": [
+            "monitors",
+            "next"
+          ],
+          "properties": {
+            "monitors": {
+              "type": "array",
+              "items": {
+                "$ref": "#/components/schemas/Monitor"
+              }
+            },
+            "next": {
+              "type": [
+                "integer",
+                "null"
+              ],
+              "description": "Pass as after for the next page; null on the last one."
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ]
+    },
+    {
+      "name": "monitor.delete",
+      "summary": "Delete a monitor with its results.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "required": true,
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "description": "The monitor's id."
+        }
+      ],
+      "result": {
+        "name": "deleted",
+        "schema": {
+          "type": "object",
+          "properties": {
+            "deleted": {
+              "type": "boolean"
+            },
+            "id": {
+              "type": "integer"
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/NotFound"
+        },
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ]
+    },
+    {
+      "name": "monitor.pause",
+      "summary": "Pause a monitor: its slots are recorded as paused and not checked.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "required": true,
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "description": "The monitor's id."
+        }
+      ],
+      "result": {
+        "name": "monitor",
+        "schema": {
+          "$ref": "#/components/schemas/Monitor"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/NotFound"
+        },
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ]
+    },
+    {
+      "name": "monitor.resume",
+      "summary": "Resume a paused monitor.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "required": true,
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "description": "The monitor's id."
+        }
+      ],
+      "result": {
+        "name": "monitor",
+        "schema": {
+          "$ref": "#/components/schemas/Monitor"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/NotFound"
+        },
+        {
+          "$ref": "#/components/errors/InvalidParams"
         }
       ]
     }
   ],
   "components": {
     "errors": {
-      "ParseError": { "code": -32700, "message": "Parse error", "data": { "kind": "parse_error" } },
-      "InvalidRequest": { "code": -32600, "message": "Invalid Request", "data": { "kind": "invalid_request" } },
-      "BatchTooLarge": { "code": -32600, "message": "Invalid Request: batch too large", "data": { "kind": "batch_too_large" } },
-      "LineTooLong": { "code": -32600, "message": "Invalid Request: line too long; the connection is closed", "data": { "kind": "too_large" } },
-      "MethodNotFound": { "code": -32601, "message": "Method not found", "data": { "kind": "method_not_found" } },
-      "InvalidParams": { "code": -32602, "message": "Invalid params", "data": { "kind": "invalid_params", "field": "the parameter at fault" } },
-      "InternalError": { "code": -32603, "message": "Internal error", "data": { "kind": "internal_error" } }
+      "ParseError": {
+        "code": -32700,
+        "message": "Parse error",
+        "data": {
+          "kind": "parse_error"
+        }
+      },
+      "InvalidRequest": {
+        "code": -32600,
+        "message": "Invalid Request",
+        "data": {
+          "kind": "invalid_request"
+        }
+      },
+      "BatchTooLarge": {
+        "code": -32600,
+        "message": "Invalid Request: batch too large",
+        "data": {
+          "kind": "batch_too_large"
+        }
+      },
+      "LineTooLong": {
+        "code": -32600,
+        "message": "Invalid Request: line too long; the connection is closed",
+        "data": {
+          "kind": "too_large"
+        }
+      },
+      "MethodNotFound": {
+        "code": -32601,
+        "message": "Method not found",
+        "data": {
+          "kind": "method_not_found"
+        }
+      },
+      "InvalidParams": {
+        "code": -32602,
+        "message": "Invalid params",
+        "data": {
+          "kind": "invalid_params",
+          "field": "the parameter at fault"
+        }
+      },
+      "InternalError": {
+        "code": -32603,
+        "message": "Internal error",
+        "data": {
+          "kind": "internal_error"
+        }
+      },
+      "NotFound": {
+        "code": 1004,
+        "message": "Not found",
+        "data": {
+          "kind": "not_found"
+        }
+      },
+      "Conflict": {
+        "code": 1009,
+        "message": "Conflict: the name is taken",
+        "data": {
+          "kind": "conflict",
+          "field": "name"
+        }
+      }
+    },
+    "schemas": {
+      "Monitor": {
+        "type": "object",
+        "required": [
+          "id",
+          "namespace",
+          "name",
+          "kind",
+          "target",
+          "config",
+          "interval_ms",
+          "timeout_ms",
+          "retry_interval_ms",
+          "failure_threshold",
+          "recovery_threshold",
+          "upside_down",
+          "enabled",
+          "paused",
+          "tags",
+          "description",
+          "version",
+          "created_at",
+          "updated_at"
+        ],
+        "properties": {
+          "id": {
+            "type": "integer"
+          },
+          "namespace": {
+            "type": "string"
+          },
+          "name": {
+            "type": "string"
+          },
+          "kind": {
+            "type": "string"
+          },
+          "target": {
+            "type": "string"
+          },
+          "config": {
+            "type": "object"
+          },
+          "interval_ms": {
+            "type": "integer"
+          },
+          "timeout_ms": {
+            "type": "integer"
+          },
+          "retry_interval_ms": {
+            "type": "integer"
+          },
+          "failure_threshold": {
+            "type": "integer"
+          },
+          "recovery_threshold": {
+            "type": "integer"
+          },
+          "upside_down": {
+            "type": "boolean"
+          },
+          "enabled": {
+            "type": "boolean"
+          },
+          "paused": {
+            "type": "boolean"
+          },
+          "tags": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "description": {
+            "type": "string"
+          },
+          "version": {
+            "type": "integer",
+            "description": "Raised by every change."
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "updated_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      }
     }
   }
 }

@@ -39,6 +39,8 @@ enum ControlMethods {
                 "storage": .object(storage),
             ])))
         }
+        // Peer credentials are not checked yet: every caller on the socket acts as "unix-socket".
+        MonitorMethods.register(into: &router, store: MonitorStore(client: client), actor: { "unix-socket" })
         if let mismatch = router.mismatch(with: document) {
             throw ControlPlaneError(message: "proto-docs/openrpc.json and the server disagree: \(mismatch)")
         }

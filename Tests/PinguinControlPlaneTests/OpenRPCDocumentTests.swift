@@ -1,5 +1,7 @@
 import Foundation
 import PinguinControlPlane
+import PinguinPostgres
+import PinguinStore
 import PinguinTestSupport
 import PinguinWire
 import Testing
@@ -41,6 +43,9 @@ struct OpenRPCDocumentTests {
         #expect(router.mismatch(with: document) != nil)  // system.* missing
         router.register("system.version") { _ in .success(.null) }
         router.register("system.health") { _ in .success(.null) }
+        // A client that is never used: the pool connects lazily.
+        let unused = PostgresClient(try PostgresConfiguration("host=127.0.0.1 port=1"), logger: TestServices.logger())
+        MonitorMethods.register(into: &router, store: MonitorStore(client: unused), actor: { "nobody" })
         #expect(router.mismatch(with: document) == nil)
         router.register("system.secret") { _ in .success(.null) }
         #expect(router.mismatch(with: document)?.contains("system.secret") == true)

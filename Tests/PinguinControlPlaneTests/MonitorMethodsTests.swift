@@ -1,0 +1,128 @@
+import Foundation
+import PinguinControlPlane
+import PinguinPostgres
+import PinguinStore
+import PinguinTestSupport
+import PinguinWire
+import Testing
+
+/// Calls methods through the router, as the server does, against a migrated database of its own.
+private struct API {
+    let router: JSONRPCRouter
+    let client: PostgresClient
+
+    func call(_ method: String, _ params: String = "{}") async throws -> Result<JSONValue, JSONRPCError> {
+        let parsed = try JSONParser.parse(params)
+        let request = JSONRPCRequest(id: .number("1"), method: method, params: parsed.objectValue.map { .object($0) } ?? .array(parsed.arrayValue ?? []))
+        return await router.handle(request)
+    }
+
+    func ok(_ method: String, _ params: String = "{}") async throws -> JSONObject {
+        switch try await call(method, params) {
+        case .success(let value): return try #require(value.objectValue)
+        case .failure(let error): throw error
+        }
+    }
+
+    func error(_ method: String, _ params: String) async throws -> JSONRPCError {
+        switch try await call(method, params) {
+        case .success(let value): throw JSONRPCError.internalError("expected an error, got \(JSONWriter.string(value))")
+        case .failure(let error): return error
+        }
+    }
+
+    static func with<T: Sendable>(_ body: (API) async throws -> T) async throws -> T {
+        try await TemporaryDatabase.with { configuration in
+            let client = PostgresClient(configuration, logger: TestServices.logger())
+            do {
+                try await MigrationRunner(client: client, logger: TestServices.logger()).up()
+                var router = JSONRPCRouter()
+                MonitorMethods.register(into: &router, store: MonitorStore(client: client), actor: { "test-user" })
+                let result = try await body(API(router: router, client: client))
+                await client.close()
+                return result
+            } catch {
+                await client.close()
+                throw error
+            }
+        }
+    }
+}
+
+@Suite("monitor.* methods", .enabled(if: TestServices.postgresEnabled, Comment(rawValue: TestServices.skipReason)), .timeLimit(.minutes(2)))
+struct MonitorMethodsTests {
+    @Test("create, get, list, pause, resume and delete, each write audited")
+    func lifecycle() async throws {
+        try await API.with { api in
+            let created = try await api.ok("monitor.create", #"{"name":"homepage","kind":"http","target":"https://example.test/","tags":["web","prod"],"config":{"method":"GET"}}"#)
+            let id = try #require(created["id"]?.int64Value)
+            #expect(created["interval_ms"] == .number("60000"))
+            #expect(created["timeout_ms"] == .number("10000"))
+            #expect(created["retry_interval_ms"] == .number("20000"))
+            #expect(created["config"]?.objectValue?["method"] == .string("GET"))
+            #expect(try await api.ok("monitor.get", #"{"id":\#(id)}"#)["name"] == .string("homepage"))
+            _ = try await api.ok("monitor.create", #"{"name":"dns","kind":"dns","target":"example.test","interval_ms":30000,"tags":["prod"]}"#)
+
+            let prod = try await api.ok("monitor.list", #"{"tags":["prod"]}"#)
+            #expect(prod["monitors"]?.arrayValue?.count == 2)
+            let web = try await api.ok("monitor.list", #"{"tags":["web","prod"],"kind":"http"}"#)
+            #expect(web["monitors"]?.arrayValue?.count == 1)
+            let text = try await api.ok("monitor.list", #"{"text":"EXAMPLE.TEST/"}"#)
+            #expect(text["monitors"]?.arrayValue?.count == 1)
+            let page = try await api.ok("monitor.list", #"{"limit":1}"#)
+            #expect(page["next"] == .number(String(id)))
+            let rest = try await api.ok("monitor.list", #"{"limit":1,"after":\#(id)}"#)
+            #expect(rest["monitors"]?.arrayValue?.first?.objectValue?["name"] == .string("dns"))
+
+            let paused = try await api.ok("monitor.pause", #"{"id":\#(id)}"#)
+            #expect(paused["paused"] == .bool(true))
+            #expect(paused["version"] == .number("2"))
+            #expect(try await api.ok("monitor.pause", #"{"id":\#(id)}"#)["version"] == .number("2"))  // no change, no new version
+            #expect(try await api.ok("monitor.resume", #"{"id":\#(id)}"#)["paused"] == .bool(false))
+            #expect(try await api.ok("monitor.delete", #"{"id":\#(id)}"#)["deleted"] == .bool(true))
+            #expect(try await api.error("monitor.get", #"{"id":\#(id)}"#).kind == "not_found")
+            #expect(try await api.error("monitor.delete", #"{"id":\#(id)}"#).code == MonitorMethods.notFoundCode)
+
+            let audit = try await api.client.query("SELECT actor, action FROM audit_log ORDER BY id")
+            #expect(try audit.map { try $0.decode(String.self, column: 1) } == [
+                "monitor.create", "monitor.create", "monitor.pause", "monitor.pause", "monitor.resume", "monitor.delete",
+            ])
+            #expect(try audit.allSatisfy { try $0.decode(String.self, column: 0) == "test-user" })
+        }
+    }
+
+    @Test("bad input is refused with an error naming the field, and nothing is stored", arguments: [
+        (#"{"kind":"http","target":"x"}"#, "name"),
+        (#"{"name":"a","kind":"http","target":"x","interval_ms":500}"#, "interval_ms"),
+        (#"{"name":"a","kind":"http","target":"x","interval_ms":1500.5}"#, "interval_ms"),
+        (#"{"name":"a","kind":"http","target":"x","interval_ms":"60000"}"#, "interval_ms"),
+        (#"{"name":"a","kind":"http","target":"x","interval_ms":5000,"timeout_ms":6000}"#, "timeout_ms"),
+        (#"{"name":"a","kind":"http","target":"x","tags":["ok",3]}"#, "tags[1]"),
+        (#"{"name":"a","kind":"http","target":"x","config":[1]}"#, "config"),
+        (#"{"name":"a","kind":"http","target":"x","colour":"blue"}"#, "colour"),
+        (#"{"name":"a","kind":"Not A Kind","target":"x"}"#, "kind"),
+        (#"{"name":"","kind":"http","target":"x"}"#, "name"),
+        (#"{"name":"a","kind":"http","target":"x","namespace":"Bad Space"}"#, "namespace"),
+    ])
+    func validation(_ params: String, _ field: String) async throws {
+        try await API.with { api in
+            let error = try await api.error("monitor.create", params)
+            #expect(error.code == JSONRPCError.invalidParamsCode, "\(error)")
+            #expect(error.data?.objectValue?["field"] == .string(field), "\(error)")
+            let count = try await api.client.query("SELECT count(*) FROM monitors")
+            #expect(try count[0].decode(Int.self, column: 0) == 0)
+        }
+    }
+
+    @Test("a duplicate name in the same namespace is a conflict; another namespace is fine")
+    func conflict() async throws {
+        try await API.with { api in
+            _ = try await api.ok("monitor.create", #"{"name":"a","kind":"tcp","target":"127.0.0.1:22"}"#)
+            let error = try await api.error("monitor.create", #"{"name":"a","kind":"tcp","target":"127.0.0.1:23"}"#)
+            #expect(error.code == MonitorMethods.conflictCode)
+            #expect(error.kind == "conflict")
+            _ = try await api.ok("monitor.create", #"{"name":"a","kind":"tcp","target":"127.0.0.1:23","namespace":"lab"}"#)
+            #expect(try await api.error("monitor.get", "[5]").code == JSONRPCError.invalidParamsCode)
+        }
+    }
+}
