@@ -31,6 +31,10 @@ public final class ControlPlaneServer: Service, Sendable {
         public var maximumBatch = 50
         /// Requests answered at once per connection; reading pauses beyond it. Default 32.
         public var maximumInFlight = 32
+        /// Unix socket peers allowed by user id, checked with `SO_PEERCRED` on top of the socket's
+        /// file permissions; nil allows whoever the permissions let in. Root and this process's own
+        /// user are always allowed. Default nil.
+        public var allowedUnixUserIDs: Set<UInt32>?
 
         public init() {}
     }
@@ -167,9 +171,38 @@ public final class ControlPlaneServer: Service, Sendable {
         }
     }
 
+    /// The caller's identity: `uid:N` for a Unix socket peer (or nil if it is not allowed),
+    /// `tcp:ADDRESS` for TCP.
+    private func identify(_ connection: Connection) async -> String? {
+        guard case .unixDomainSocket? = connection.channel.localAddress else {
+            return "tcp:\(connection.channel.remoteAddress?.ipAddress ?? "?")"
+        }
+        guard let provider = connection.channel as? any SocketOptionProvider,
+              let credentials: PeerCredentials = try? await provider.unsafeGetSocketOption(
+                  level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(17)  // SO_PEERCRED
+              ).get()
+        else {
+            logger.warning("control plane could not read the peer's credentials; refusing the connection")
+            return nil
+        }
+        let allowed = credentials.uid == 0 || credentials.uid == geteuid()
+            || (configuration.allowedUnixUserIDs?.contains(credentials.uid) ?? true)
+        guard allowed else {
+            logger.warning("control plane refused a Unix socket peer", metadata: [
+                "rpc.peer_uid": "\(credentials.uid)", "rpc.peer_pid": "\(credentials.pid)",
+            ])
+            return nil
+        }
+        return "uid:\(credentials.uid)"
+    }
+
     /// One connection: frame lines, answer them concurrently, write answers from one writer.
     private func serve(_ connection: Connection) async {
         let peer = connection.channel.remoteAddress?.description ?? "unix"
+        guard let actor = await identify(connection) else {
+            try? await connection.executeThenClose { _, _ in }
+            return
+        }
         do {
             try await connection.executeThenClose { inbound, outbound in
                 let (answers, answerSink) = AsyncStream.makeStream(of: [UInt8].self)
@@ -183,7 +216,9 @@ public final class ControlPlaneServer: Service, Sendable {
                             try await outbound.write(buffer)
                         }
                     }
-                    await self.readRequests(inbound, answerSink: answerSink)
+                    await RequestContext.$current.withValue(RequestContext(actor: actor)) {
+                        await self.readRequests(inbound, answerSink: answerSink)
+                    }
                     answerSink.finish()
                     try await tasks.waitForAll()
                 }

@@ -39,8 +39,7 @@ enum ControlMethods {
                 "storage": .object(storage),
             ])))
         }
-        // Peer credentials are not checked yet: every caller on the socket acts as "unix-socket".
-        MonitorMethods.register(into: &router, store: MonitorStore(client: client), actor: { "unix-socket" })
+        MonitorMethods.register(into: &router, store: MonitorStore(client: client), actor: { RequestContext.current.actor })
         if let mismatch = router.mismatch(with: document) {
             throw ControlPlaneError(message: "proto-docs/openrpc.json and the server disagree: \(mismatch)")
         }

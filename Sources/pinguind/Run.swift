@@ -28,6 +28,11 @@ struct Run: AsyncParsableCommand {
         discussion: "Default: $PINGUIN_SOCKET, else /run/pinguin/pinguind.sock for root, else $XDG_RUNTIME_DIR/pinguin/pinguind.sock."))
     var rpcSocket: String?
 
+    @Option(name: .customLong("rpc-allow-uid"), help: ArgumentHelp(
+        "Control plane: a user id allowed on the Unix socket (repeatable).",
+        discussion: "Checked with SO_PEERCRED on top of the socket's permissions (0660, folder 0750). Root and pinguind's own user are always allowed. Default: whoever the permissions let in."))
+    var rpcAllowUID: [UInt32] = []
+
     @Option(help: "Ingester: parallel read-write loops.")
     var ingesterWorkers: Int = 2
 
@@ -83,6 +88,7 @@ struct Run: AsyncParsableCommand {
         if chosen.contains("control") {
             var configuration = ControlPlaneServer.Configuration()
             configuration.unixSocketPath = try socketPath()
+            configuration.allowedUnixUserIDs = rpcAllowUID.isEmpty ? nil : Set(rpcAllowUID)
             // TCP stays off until token authentication exists: an unauthenticated TCP port would
             // let any local user drive Pinguin.
             configuration.tcpHost = nil

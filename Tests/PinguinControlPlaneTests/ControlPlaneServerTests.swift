@@ -26,6 +26,7 @@ private func testRouter() -> JSONRPCRouter {
         return .success(.double(values.compactMap(\.doubleValue).reduce(0, +)))
     }
     router.register("get_data") { _ in .success(.array([.string("hello"), .int(5)])) }
+    router.register("whoami") { _ in .success(.string(RequestContext.current.actor)) }
     for name in ["update", "notify_hello", "notify_sum"] {
         router.register(name) { _ in .success(.null) }
     }
@@ -158,6 +159,33 @@ struct ControlPlaneServerTests {
             }
             let (received, _) = try await RawSocketClient.exchange(tcp, chunks: [lines([#"{"jsonrpc":"2.0","method":"subtract","params":[9,4],"id":2}"#])])
             #expect(received == [#"{"jsonrpc":"2.0","result":5,"id":2}"#])
+        }
+    }
+
+    @Test("callers are identified: the peer's uid on the Unix socket, the address on TCP")
+    func identity() async throws {
+        try await withServer { _, unix, tcp in
+            let request = lines([#"{"jsonrpc":"2.0","method":"whoami","id":1}"#])
+            let (overUnix, _) = try await RawSocketClient.exchange(unix, chunks: [request])
+            #expect(overUnix == [#"{"jsonrpc":"2.0","result":"uid:\#(geteuid())","id":1}"#])
+            let (overTCP, _) = try await RawSocketClient.exchange(tcp, chunks: [request])
+            #expect(overTCP == [#"{"jsonrpc":"2.0","result":"tcp:127.0.0.1","id":1}"#])
+        }
+    }
+
+    @Test("a Unix peer whose uid is not allowed is refused even when the file permissions let it in",
+          .enabled(if: geteuid() == 0, "needs root, to connect as another user"))
+    func peerCredentials() async throws {
+        try await withServer({ $0.allowedUnixUserIDs = [] }) { server, _, _ in
+            let path = try #require(server.configuration.unixSocketPath)
+            // Open the door on purpose: only SO_PEERCRED stands in the way now.
+            chmod((path as NSString).deletingLastPathComponent, 0o755)
+            chmod(path, 0o666)
+            let request = #"{"jsonrpc":"2.0","method":"whoami","id":1}"#
+            let command = "printf '%s\\n' '\(request)' | runuser -u nobody -- socat -t 5 - UNIX-CONNECT:\(path)"
+            let (status, output) = try await ChildProcess.run("/bin/sh", arguments: ["-c", command])
+            #expect(!output.contains("uid:"), "\(output)")
+            #expect(!output.contains("result"), "\(status) \(output)")
         }
     }
 
