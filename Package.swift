@@ -84,6 +84,7 @@ let package = Package(
             name: "PinguinControlPlane",
             dependencies: [
                 "PinguinWire",
+                "PinguinModel",
                 "PinguinStore",
                 "PinguinPostgres",
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -192,7 +193,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PinguinControlPlaneTests",
-            dependencies: ["PinguinControlPlane", "PinguinWire", "PinguinStore", "PinguinPostgres", "PinguinTestSupport"],
+            dependencies: ["PinguinControlPlane", "PinguinWire", "PinguinModel", "PinguinStore", "PinguinPostgres", "PinguinTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

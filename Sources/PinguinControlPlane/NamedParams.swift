@@ -1,3 +1,4 @@
+public import Foundation
 public import PinguinWire
 
 /// Named parameters, read strictly: unknown names, wrong types and out-of-range values are
@@ -76,10 +77,65 @@ public struct NamedParams {
         return object
     }
 
+    /// An RFC 3339 time (`2026-11-22T03:00:00Z`, fractions and offsets allowed).
+    public mutating func time(_ name: String) throws(JSONRPCError) -> Date? {
+        guard let text = try string(name, maxLength: 64) else { return nil }
+        guard let date = RFC3339.parse(text) else {
+            throw .invalidParams("\(name) must be an RFC 3339 time such as 2026-11-22T03:00:00Z, not \"\(text)\"", field: name)
+        }
+        return date
+    }
+
+    public mutating func integers(_ name: String, maxCount: Int = 10_000) throws(JSONRPCError) -> [Int64]? {
+        guard let value = take(name) else { return nil }
+        guard case .array(let values) = value else { throw .invalidParams("\(name) must be an array of integers, not \(value.typeName)", field: name) }
+        guard values.count <= maxCount else { throw .invalidParams("\(name) has more than \(maxCount) entries", field: name) }
+        var numbers: [Int64] = []
+        for (index, element) in values.enumerated() {
+            guard let number = element.int64Value, number > 0 else {
+                throw .invalidParams("\(name)[\(index)] must be a positive integer", field: "\(name)[\(index)]")
+            }
+            numbers.append(number)
+        }
+        return numbers
+    }
+
     /// Fails on the first parameter that no accessor asked for.
     public func rejectUnknown() throws(JSONRPCError) {
         for key in members.keys where !used.contains(key) {
             throw .invalidParams("unknown parameter \(key)", field: key)
         }
+    }
+}
+
+/// RFC 3339 times on the wire: parsed with or without fractional seconds, written in UTC with
+/// microseconds (PostgreSQL's precision), so a time read back can be passed back exactly.
+public enum RFC3339 {
+    public static func parse(_ text: String) -> Date? {
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = fractional.date(from: text) { return preciseFraction(text, base: date) }
+        return ISO8601DateFormatter().date(from: text)
+    }
+
+    /// ISO8601DateFormatter keeps only milliseconds; put the microseconds back.
+    private static func preciseFraction(_ text: String, base: Date) -> Date {
+        guard let dot = text.firstIndex(of: ".") else { return base }
+        let digits = text[text.index(after: dot)...].prefix { $0.isNumber }
+        guard digits.count > 3, let micros = Int(digits.prefix(6).padding(toLength: 6, withPad: "0", startingAt: 0)) else { return base }
+        let whole = (base.timeIntervalSince1970).rounded(.down)
+        return Date(timeIntervalSince1970: whole + Double(micros) / 1_000_000)
+    }
+
+    public static func string(_ date: Date) -> String {
+        let seconds = date.timeIntervalSince1970
+        let whole = seconds.rounded(.down)
+        var micros = Int(((seconds - whole) * 1_000_000).rounded())
+        var base = Date(timeIntervalSince1970: whole)
+        if micros == 1_000_000 { micros = 0; base = base.addingTimeInterval(1) }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        let text = formatter.string(from: base)
+        return String(text.dropLast()) + "." + String(format: "%06d", micros) + "Z"
     }
 }

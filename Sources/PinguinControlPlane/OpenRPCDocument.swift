@@ -532,6 +532,333 @@ public enum OpenRPCDocument {
           "$ref": "#/components/errors/InvalidParams"
         }
       ]
+    },
+    {
+      "name": "result.list",
+      "summary": "A monitor's results in a time range, newest first, a page at a time.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "monitor_id",
+          "required": true,
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          }
+        },
+        {
+          "name": "from",
+          "schema": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "description": "Start (inclusive), RFC 3339. Default: to less 24 hours."
+        },
+        {
+          "name": "to",
+          "schema": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "description": "End (exclusive), RFC 3339. Default: now."
+        },
+        {
+          "name": "limit",
+          "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 10000,
+            "default": 100
+          }
+        },
+        {
+          "name": "before",
+          "schema": {
+            "type": "object",
+            "properties": {
+              "scheduled_at": {
+                "type": "string",
+                "format": "date-time"
+              },
+              "location": {
+                "type": "string"
+              }
+            }
+          },
+          "description": "The previous page's next value."
+        }
+      ],
+      "result": {
+        "name": "page",
+        "schema": {
+          "type": "object",
+          "required": [
+            "results",
+            "next"
+          ],
+          "properties": {
+            "results": {
+              "type": "array",
+              "items": {
+                "$ref": "#/components/schemas/Result"
+              }
+            },
+            "next": {
+              "type": [
+                "object",
+                "null"
+              ]
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ]
+    },
+    {
+      "name": "uptime.get",
+      "summary": "Time-weighted uptime (proto-docs/uptime.md) of some or all monitors over a range.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "monitor_ids",
+          "schema": {
+            "type": "array",
+            "items": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "maxItems": 10000
+          },
+          "description": "Default: every monitor with results in the range."
+        },
+        {
+          "name": "from",
+          "schema": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "description": "Start (inclusive), RFC 3339. Default: to less 24 hours."
+        },
+        {
+          "name": "to",
+          "schema": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "description": "End (exclusive), RFC 3339. Default: now."
+        },
+        {
+          "name": "window",
+          "schema": {
+            "type": "string",
+            "enum": [
+              "24h",
+              "7d",
+              "30d",
+              "365d"
+            ]
+          },
+          "description": "Instead of from: this long before to."
+        }
+      ],
+      "result": {
+        "name": "uptime",
+        "schema": {
+          "type": "object",
+          "required": [
+            "from",
+            "to",
+            "monitors"
+          ],
+          "properties": {
+            "from": {
+              "type": "string",
+              "format": "date-time"
+            },
+            "to": {
+              "type": "string",
+              "format": "date-time"
+            },
+            "monitors": {
+              "type": "array",
+              "items": {
+                "type": "object",
+                "required": [
+                  "monitor_id",
+                  "uptime",
+                  "up_ms",
+                  "down_ms",
+                  "excluded_ms",
+                  "checks"
+                ],
+                "properties": {
+                  "monitor_id": {
+                    "type": "integer"
+                  },
+                  "uptime": {
+                    "type": [
+                      "number",
+                      "null"
+                    ],
+                    "description": "up_ms / (up_ms + down_ms); null when nothing counts."
+                  },
+                  "up_ms": {
+                    "type": "integer"
+                  },
+                  "down_ms": {
+                    "type": "integer"
+                  },
+                  "excluded_ms": {
+                    "type": "integer"
+                  },
+                  "checks": {
+                    "type": "integer"
+                  }
+                }
+              }
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ],
+      "examples": [
+        {
+          "name": "a day",
+          "params": [
+            {
+              "name": "monitor_ids",
+              "value": [
+                1
+              ]
+            },
+            {
+              "name": "window",
+              "value": "24h"
+            }
+          ],
+          "result": {
+            "name": "uptime",
+            "value": {
+              "from": "2026-11-21T03:00:00.000000Z",
+              "to": "2026-11-22T03:00:00.000000Z",
+              "monitors": [
+                {
+                  "monitor_id": 1,
+                  "uptime": 0.9993,
+                  "up_ms": 86280000,
+                  "down_ms": 60000,
+                  "excluded_ms": 0,
+                  "checks": 1440
+                }
+              ]
+            }
+          }
+        }
+      ]
+    },
+    {
+      "name": "latency.get",
+      "summary": "Latency of a monitor's checks that ran (up, down, degraded) over a range: count, min, max, mean, p50, p95, p99.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "monitor_id",
+          "required": true,
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          }
+        },
+        {
+          "name": "from",
+          "schema": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "description": "Start (inclusive), RFC 3339. Default: to less 24 hours."
+        },
+        {
+          "name": "to",
+          "schema": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "description": "End (exclusive), RFC 3339. Default: now."
+        },
+        {
+          "name": "window",
+          "schema": {
+            "type": "string",
+            "enum": [
+              "24h",
+              "7d",
+              "30d",
+              "365d"
+            ]
+          },
+          "description": "Instead of from: this long before to."
+        }
+      ],
+      "result": {
+        "name": "latency",
+        "schema": {
+          "type": "object",
+          "properties": {
+            "count": {
+              "type": "integer"
+            },
+            "min_ms": {
+              "type": [
+                "number",
+                "null"
+              ]
+            },
+            "max_ms": {
+              "type": [
+                "number",
+                "null"
+              ]
+            },
+            "mean_ms": {
+              "type": [
+                "number",
+                "null"
+              ]
+            },
+            "p50_ms": {
+              "type": [
+                "number",
+                "null"
+              ]
+            },
+            "p95_ms": {
+              "type": [
+                "number",
+                "null"
+              ]
+            },
+            "p99_ms": {
+              "type": [
+                "number",
+                "null"
+              ]
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ]
     }
   ],
   "components": {
@@ -689,6 +1016,77 @@ public enum OpenRPCDocument {
           "updated_at": {
             "type": "string",
             "format": "date-time"
+          }
+        }
+      },
+      "Result": {
+        "type": "object",
+        "required": [
+          "monitor_id",
+          "scheduled_at",
+          "location",
+          "status",
+          "slot_ms",
+          "message"
+        ],
+        "properties": {
+          "monitor_id": {
+            "type": "integer"
+          },
+          "scheduled_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "location": {
+            "type": "string"
+          },
+          "status": {
+            "type": "string",
+            "enum": [
+              "up",
+              "down",
+              "degraded",
+              "unknown",
+              "paused",
+              "maintenance",
+              "skipped"
+            ]
+          },
+          "slot_ms": {
+            "type": "integer"
+          },
+          "started_at": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "finished_at": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "latency_ms": {
+            "type": [
+              "number",
+              "null"
+            ]
+          },
+          "message": {
+            "type": "string"
+          },
+          "phases": {
+            "type": "object"
+          },
+          "details": {
+            "type": "object"
+          },
+          "supervisor": {
+            "type": [
+              "string",
+              "null"
+            ]
           }
         }
       }

@@ -55,6 +55,14 @@ public struct Uptime: Sendable, Hashable {
     /// Results in the range.
     public var checks: Int64
 
+    public init(monitorID: Int64, upMilliseconds: Int64, downMilliseconds: Int64, excludedMilliseconds: Int64, checks: Int64) {
+        self.monitorID = monitorID
+        self.upMilliseconds = upMilliseconds
+        self.downMilliseconds = downMilliseconds
+        self.excludedMilliseconds = excludedMilliseconds
+        self.checks = checks
+    }
+
     /// up / (up + down), or nil when nothing in the range counts.
     public var ratio: Double? {
         let counted = upMilliseconds + downMilliseconds

@@ -46,6 +46,7 @@ struct OpenRPCDocumentTests {
         // A client that is never used: the pool connects lazily.
         let unused = PostgresClient(try PostgresConfiguration("host=127.0.0.1 port=1"), logger: TestServices.logger())
         MonitorMethods.register(into: &router, store: MonitorStore(client: unused), actor: { "nobody" })
+        ResultMethods.register(into: &router, storage: PartitionedResultStorage(client: unused, logger: TestServices.logger()))
         #expect(router.mismatch(with: document) == nil)
         router.register("system.secret") { _ in .success(.null) }
         #expect(router.mismatch(with: document)?.contains("system.secret") == true)

@@ -56,8 +56,8 @@ struct ReadmeExamplesTests {
         let discover = #"printf '%s\n' '{"jsonrpc":"2.0","method":"rpc.discover","id":1}' | nc -N -U "$PINGUIN_SOCKET" | jq -r '.result.methods[].name'"#
         let (_, listed) = try await ChildProcess.run("/bin/sh", arguments: ["-c", discover], environment: ["PINGUIN_SOCKET": socket])
         let names = listed.split(separator: "\n").map(String.init)
-        #expect(names.sorted() == ["monitor.create", "monitor.delete", "monitor.get", "monitor.list", "monitor.pause",
-                                   "monitor.resume", "rpc.discover", "system.health", "system.version"])
+        #expect(names.sorted() == ["latency.get", "monitor.create", "monitor.delete", "monitor.get", "monitor.list", "monitor.pause",
+                                   "monitor.resume", "result.list", "rpc.discover", "system.health", "system.version", "uptime.get"])
         for name in names {
             let call = #"printf '%s\n' '{"jsonrpc":"2.0","method":"\#(name)","id":1}' | nc -N -U "$PINGUIN_SOCKET" | jq -r '.error.code // "ok"'"#
             let (_, answer) = try await ChildProcess.run("/bin/sh", arguments: ["-c", call], environment: ["PINGUIN_SOCKET": socket])
