@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 import NIOCore
+import PinguinStore
 import NIOPosix
 import PinguinWire
 public import ServiceLifecycle
@@ -27,6 +28,8 @@ public final class ControlPlaneServer: Service, Sendable {
         public var tcpPort = 7420
         /// Longest request line in bytes. Default 1 MiB.
         public var maximumLineBytes = 1 << 20
+        /// Longest line before a TCP connection has authenticated. Default 4 KiB.
+        public var maximumUnauthenticatedLineBytes = 4_096
         /// Most entries in one batch. Default 50.
         public var maximumBatch = 50
         /// Requests answered at once per connection; reading pauses beyond it. Default 32.
@@ -171,11 +174,12 @@ public final class ControlPlaneServer: Service, Sendable {
         }
     }
 
-    /// The caller's identity: `uid:N` for a Unix socket peer (or nil if it is not allowed),
-    /// `tcp:ADDRESS` for TCP.
-    private func identify(_ connection: Connection) async -> String? {
+    /// The connection's identity: a Unix socket peer is `uid:N` with admin scope (or nil if it is
+    /// not allowed); a TCP client is `tcp:ADDRESS` with no scope until it authenticates.
+    private func identify(_ connection: Connection) async -> ConnectionState? {
         guard case .unixDomainSocket? = connection.channel.localAddress else {
-            return "tcp:\(connection.channel.remoteAddress?.ipAddress ?? "?")"
+            let address = connection.channel.remoteAddress?.ipAddress ?? "?"
+            return ConnectionState(address: address, actor: "tcp:\(address)", scope: nil)
         }
         guard let provider = connection.channel as? any SocketOptionProvider,
               let credentials: PeerCredentials = try? await provider.unsafeGetSocketOption(
@@ -193,13 +197,13 @@ public final class ControlPlaneServer: Service, Sendable {
             ])
             return nil
         }
-        return "uid:\(credentials.uid)"
+        return ConnectionState(address: "unix", actor: "uid:\(credentials.uid)", scope: .admin)
     }
 
     /// One connection: frame lines, answer them concurrently, write answers from one writer.
     private func serve(_ connection: Connection) async {
         let peer = connection.channel.remoteAddress?.description ?? "unix"
-        guard let actor = await identify(connection) else {
+        guard let state = await identify(connection) else {
             try? await connection.executeThenClose { _, _ in }
             return
         }
@@ -216,8 +220,8 @@ public final class ControlPlaneServer: Service, Sendable {
                             try await outbound.write(buffer)
                         }
                     }
-                    await RequestContext.$current.withValue(RequestContext(actor: actor)) {
-                        await self.readRequests(inbound, answerSink: answerSink)
+                    await RequestContext.$current.withValue(RequestContext(connection: state)) {
+                        await self.readRequests(inbound, state: state, answerSink: answerSink)
                     }
                     answerSink.finish()
                     try await tasks.waitForAll()
@@ -228,16 +232,29 @@ public final class ControlPlaneServer: Service, Sendable {
         }
     }
 
-    private func readRequests(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>, answerSink: AsyncStream<[UInt8]>.Continuation) async {
+    private func readRequests(
+        _ inbound: NIOAsyncChannelInboundStream<ByteBuffer>, state: ConnectionState, answerSink: AsyncStream<[UInt8]>.Continuation
+    ) async {
         let router = self.router
         let maximumBatch = configuration.maximumBatch
         var framer = LineFramer(maximumLineBytes: configuration.maximumLineBytes)
+        let limits = (authenticated: configuration.maximumLineBytes, anonymous: configuration.maximumUnauthenticatedLineBytes)
         await withTaskGroup(of: Void.self) { requests in
             var inFlight = 0
             func handle(_ frames: [LineFramer.Frame]) async -> Bool {
                 for frame in frames {
                     switch frame {
                     case .line(let line):
+                        // Until the connection has authenticated, lines run one after another, so
+                        // that `auth` followed by calls in one write (a shell one-liner) works.
+                        if state.scope == nil {
+                            await requests.waitForAll()
+                            inFlight = 0
+                            if let answer = await JSONRPCResponder.respond(to: line, maximumBatch: maximumBatch, handler: { await router.handle($0) }) {
+                                answerSink.yield(answer)
+                            }
+                            continue
+                        }
                         if inFlight >= configuration.maximumInFlight {
                             await requests.next()
                             inFlight -= 1
@@ -250,7 +267,7 @@ public final class ControlPlaneServer: Service, Sendable {
                         }
                     case .tooLong:
                         let error = JSONRPCError.invalidRequest(
-                            "a line longer than \(configuration.maximumLineBytes) bytes; the connection is closed", kind: "too_large")
+                            "a line longer than \(framer.maximumLineBytes) bytes; the connection is closed", kind: "too_large")
                         answerSink.yield(JSONWriter.bytes(JSONRPCResponse.failure(id: .null, error: error)))
                         return false
                     }
@@ -259,6 +276,8 @@ public final class ControlPlaneServer: Service, Sendable {
             }
             do {
                 for try await buffer in inbound {
+                    // Small lines until authenticated: an anonymous peer cannot make us buffer much.
+                    framer.maximumLineBytes = state.scope == nil ? limits.anonymous : limits.authenticated
                     if await !handle(framer.feed(buffer.readableBytesView)) { break }
                 }
                 _ = await handle(framer.finish())

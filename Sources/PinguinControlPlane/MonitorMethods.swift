@@ -12,7 +12,7 @@ public enum MonitorMethods {
     public static let conflictCode = 1009
 
     public static func register(into router: inout JSONRPCRouter, store: MonitorStore, actor: @escaping @Sendable () -> String) {
-        router.register("monitor.create") { request in
+        router.register("monitor.create", scope: .write) { request in
             await run { () throws(JSONRPCError) -> JSONValue in
                 var params = try NamedParams(request.params, method: request.method)
                 var draft = MonitorDraft(
@@ -61,7 +61,7 @@ public enum MonitorMethods {
                 return .object(page)
             }
         }
-        router.register("monitor.delete") { request in
+        router.register("monitor.delete", scope: .write) { request in
             await run { () throws(JSONRPCError) -> JSONValue in
                 var params = try NamedParams(request.params, method: request.method)
                 let id = try params.requiredInteger("id", in: 1...Int64.max)
@@ -71,7 +71,7 @@ public enum MonitorMethods {
             }
         }
         for (name, paused) in [("monitor.pause", true), ("monitor.resume", false)] {
-            router.register(name) { request in
+            router.register(name, scope: .write) { request in
                 await run { () throws(JSONRPCError) -> JSONValue in
                     var params = try NamedParams(request.params, method: request.method)
                     let id = try params.requiredInteger("id", in: 1...Int64.max)

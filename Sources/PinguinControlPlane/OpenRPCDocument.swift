@@ -8,7 +8,7 @@ public enum OpenRPCDocument {
   "info": {
     "title": "Pinguin control plane",
     "version": "0.1.0",
-    "description": "JSON-RPC 2.0, one compact JSON text per line, on the Unix socket of `pinguind` (and TCP once token authentication exists). Requests on one connection run concurrently and are matched by id. Every error carries `error.data.kind`, a stable word."
+    "description": "JSON-RPC 2.0, one compact JSON text per line, on the Unix socket of `pinguind` (and TCP once token authentication exists). Requests on one connection run concurrently and are matched by id. Every error carries `error.data.kind`, a stable word. Scopes: read (queries), write (changes), admin (everything, tokens included); each method's x-scope says which it needs. Unix socket callers have admin; a TCP connection must call auth first."
   },
   "methods": [
     {
@@ -26,7 +26,8 @@ public enum OpenRPCDocument {
             "methods"
           ]
         }
-      }
+      },
+      "x-scope": "none"
     },
     {
       "name": "system.version",
@@ -66,7 +67,8 @@ public enum OpenRPCDocument {
             }
           }
         }
-      ]
+      ],
+      "x-scope": "read"
     },
     {
       "name": "system.health",
@@ -145,7 +147,8 @@ public enum OpenRPCDocument {
             }
           }
         }
-      ]
+      ],
+      "x-scope": "read"
     },
     {
       "name": "monitor.create",
@@ -319,7 +322,8 @@ public enum OpenRPCDocument {
             }
           }
         }
-      ]
+      ],
+      "x-scope": "write"
     },
     {
       "name": "monitor.get",
@@ -349,7 +353,8 @@ public enum OpenRPCDocument {
         {
           "$ref": "#/components/errors/InvalidParams"
         }
-      ]
+      ],
+      "x-scope": "read"
     },
     {
       "name": "monitor.list",
@@ -433,7 +438,8 @@ public enum OpenRPCDocument {
         {
           "$ref": "#/components/errors/InvalidParams"
         }
-      ]
+      ],
+      "x-scope": "read"
     },
     {
       "name": "monitor.delete",
@@ -471,7 +477,8 @@ public enum OpenRPCDocument {
         {
           "$ref": "#/components/errors/InvalidParams"
         }
-      ]
+      ],
+      "x-scope": "write"
     },
     {
       "name": "monitor.pause",
@@ -501,7 +508,8 @@ public enum OpenRPCDocument {
         {
           "$ref": "#/components/errors/InvalidParams"
         }
-      ]
+      ],
+      "x-scope": "write"
     },
     {
       "name": "monitor.resume",
@@ -531,7 +539,8 @@ public enum OpenRPCDocument {
         {
           "$ref": "#/components/errors/InvalidParams"
         }
-      ]
+      ],
+      "x-scope": "write"
     },
     {
       "name": "result.list",
@@ -616,7 +625,8 @@ public enum OpenRPCDocument {
         {
           "$ref": "#/components/errors/InvalidParams"
         }
-      ]
+      ],
+      "x-scope": "read"
     },
     {
       "name": "uptime.get",
@@ -762,7 +772,8 @@ public enum OpenRPCDocument {
             }
           }
         }
-      ]
+      ],
+      "x-scope": "read"
     },
     {
       "name": "latency.get",
@@ -858,6 +869,177 @@ public enum OpenRPCDocument {
         {
           "$ref": "#/components/errors/InvalidParams"
         }
+      ],
+      "x-scope": "read"
+    },
+    {
+      "name": "auth",
+      "summary": "Authenticate this connection with a token (the first call on TCP).",
+      "paramStructure": "by-name",
+      "x-scope": "none",
+      "params": [
+        {
+          "name": "token",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The secret shown once by token.create."
+        }
+      ],
+      "result": {
+        "name": "identity",
+        "schema": {
+          "type": "object",
+          "properties": {
+            "token_id": {
+              "type": "integer"
+            },
+            "name": {
+              "type": "string"
+            },
+            "scope": {
+              "type": "string"
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/Unauthenticated"
+        },
+        {
+          "$ref": "#/components/errors/RateLimited"
+        }
+      ]
+    },
+    {
+      "name": "token.create",
+      "summary": "Create a token; its secret is in this answer and nowhere else, ever.",
+      "paramStructure": "by-name",
+      "x-scope": "admin",
+      "params": [
+        {
+          "name": "name",
+          "required": true,
+          "schema": {
+            "type": "string",
+            "maxLength": 200
+          }
+        },
+        {
+          "name": "scope",
+          "required": true,
+          "schema": {
+            "type": "string",
+            "enum": [
+              "read",
+              "write",
+              "admin"
+            ]
+          }
+        },
+        {
+          "name": "expires_at",
+          "schema": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      ],
+      "result": {
+        "name": "token",
+        "schema": {
+          "allOf": [
+            {
+              "$ref": "#/components/schemas/Token"
+            },
+            {
+              "type": "object",
+              "required": [
+                "token"
+              ],
+              "properties": {
+                "token": {
+                  "type": "string",
+                  "description": "The secret: pinguin_ and 43 base64url characters."
+                }
+              }
+            }
+          ]
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        },
+        {
+          "$ref": "#/components/errors/Forbidden"
+        }
+      ]
+    },
+    {
+      "name": "token.list",
+      "summary": "Every token (never the secrets).",
+      "paramStructure": "by-name",
+      "x-scope": "admin",
+      "params": [],
+      "result": {
+        "name": "tokens",
+        "schema": {
+          "type": "object",
+          "properties": {
+            "tokens": {
+              "type": "array",
+              "items": {
+                "$ref": "#/components/schemas/Token"
+              }
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/Forbidden"
+        }
+      ]
+    },
+    {
+      "name": "token.revoke",
+      "summary": "Revoke a token at once.",
+      "paramStructure": "by-name",
+      "x-scope": "admin",
+      "params": [
+        {
+          "name": "id",
+          "required": true,
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          }
+        }
+      ],
+      "result": {
+        "name": "revoked",
+        "schema": {
+          "type": "object",
+          "properties": {
+            "revoked": {
+              "type": "boolean"
+            },
+            "id": {
+              "type": "integer"
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/NotFound"
+        },
+        {
+          "$ref": "#/components/errors/Forbidden"
+        }
       ]
     }
   ],
@@ -926,6 +1108,29 @@ public enum OpenRPCDocument {
         "data": {
           "kind": "conflict",
           "field": "name"
+        }
+      },
+      "Unauthenticated": {
+        "code": -32001,
+        "message": "not authenticated: call auth with a token first",
+        "data": {
+          "kind": "unauthenticated"
+        }
+      },
+      "Forbidden": {
+        "code": -32003,
+        "message": "the token's scope does not allow this method",
+        "data": {
+          "kind": "forbidden",
+          "required_scope": "write"
+        }
+      },
+      "RateLimited": {
+        "code": -32029,
+        "message": "too many failed attempts from this address",
+        "data": {
+          "kind": "rate_limited",
+          "retry_after_ms": 1000
         }
       }
     },
@@ -1083,6 +1288,61 @@ public enum OpenRPCDocument {
             "type": "object"
           },
           "supervisor": {
+            "type": [
+              "string",
+              "null"
+            ]
+          }
+        }
+      },
+      "Token": {
+        "type": "object",
+        "required": [
+          "id",
+          "name",
+          "scope",
+          "prefix",
+          "created_by",
+          "created_at"
+        ],
+        "properties": {
+          "id": {
+            "type": "integer"
+          },
+          "name": {
+            "type": "string"
+          },
+          "scope": {
+            "type": "string",
+            "enum": [
+              "read",
+              "write",
+              "admin"
+            ]
+          },
+          "prefix": {
+            "type": "string",
+            "description": "The first characters of the secret, to tell tokens apart."
+          },
+          "created_by": {
+            "type": "string"
+          },
+          "created_at": {
+            "type": "string"
+          },
+          "expires_at": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "revoked_at": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "last_used_at": {
             "type": [
               "string",
               "null"

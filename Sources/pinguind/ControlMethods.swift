@@ -41,6 +41,7 @@ enum ControlMethods {
         }
         MonitorMethods.register(into: &router, store: MonitorStore(client: client), actor: { RequestContext.current.actor })
         ResultMethods.register(into: &router, storage: PartitionedResultStorage(client: client, logger: logger))
+        AuthMethods.register(into: &router, tokens: TokenStore(client: client), throttle: AuthThrottle())
         if let mismatch = router.mismatch(with: document) {
             throw ControlPlaneError(message: "proto-docs/openrpc.json and the server disagree: \(mismatch)")
         }

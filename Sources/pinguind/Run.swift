@@ -28,6 +28,11 @@ struct Run: AsyncParsableCommand {
         discussion: "Default: $PINGUIN_SOCKET, else /run/pinguin/pinguind.sock for root, else $XDG_RUNTIME_DIR/pinguin/pinguind.sock."))
     var rpcSocket: String?
 
+    @Option(name: .customLong("rpc-tcp"), help: ArgumentHelp(
+        "Control plane: TCP address HOST:PORT, or off.",
+        discussion: "Clients must call auth with a token first. Binding beyond loopback exposes the API to the network."))
+    var rpcTCP: String = "127.0.0.1:7420"
+
     @Option(name: .customLong("rpc-allow-uid"), help: ArgumentHelp(
         "Control plane: a user id allowed on the Unix socket (repeatable).",
         discussion: "Checked with SO_PEERCRED on top of the socket's permissions (0660, folder 0750). Root and pinguind's own user are always allowed. Default: whoever the permissions let in."))
@@ -89,9 +94,17 @@ struct Run: AsyncParsableCommand {
             var configuration = ControlPlaneServer.Configuration()
             configuration.unixSocketPath = try socketPath()
             configuration.allowedUnixUserIDs = rpcAllowUID.isEmpty ? nil : Set(rpcAllowUID)
-            // TCP stays off until token authentication exists: an unauthenticated TCP port would
-            // let any local user drive Pinguin.
-            configuration.tcpHost = nil
+            if rpcTCP == "off" {
+                configuration.tcpHost = nil
+            } else {
+                guard let colon = rpcTCP.lastIndex(of: ":"), let port = Int(rpcTCP[rpcTCP.index(after: colon)...]),
+                      (0...65535).contains(port), colon > rpcTCP.startIndex
+                else {
+                    throw ValidationError("--rpc-tcp must be HOST:PORT or off, not \(rpcTCP)")
+                }
+                configuration.tcpHost = String(rpcTCP[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+                configuration.tcpPort = port
+            }
             let router = try ControlMethods.router(
                 roles: chosen.sorted(), postgres: postgresConfiguration, redis: redisConfiguration, client: postgres, logger: logger)
             services.append(.init(service: ControlPlaneServer(configuration: configuration, router: router, logger: logger)))

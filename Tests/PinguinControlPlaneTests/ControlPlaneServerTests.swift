@@ -4,9 +4,10 @@ import PinguinTestSupport
 import PinguinWire
 import Testing
 
-/// The spec examples' method set, plus `sleep(ms)` for ordering and half-close tests.
+/// The spec examples' method set, plus `sleep(ms)` for ordering and half-close tests. All are
+/// public (no scope needed): these tests are about the transport, the auth tests about auth.
 private func testRouter() -> JSONRPCRouter {
-    var router = JSONRPCRouter()
+    var router = JSONRPCRouter(defaultScope: nil)
     router.register("subtract") { request in
         switch request.params {
         case .array(let values) where values.count == 2:

@@ -47,7 +47,11 @@ struct OpenRPCDocumentTests {
         let unused = PostgresClient(try PostgresConfiguration("host=127.0.0.1 port=1"), logger: TestServices.logger())
         MonitorMethods.register(into: &router, store: MonitorStore(client: unused), actor: { "nobody" })
         ResultMethods.register(into: &router, storage: PartitionedResultStorage(client: unused, logger: TestServices.logger()))
+        AuthMethods.register(into: &router, tokens: TokenStore(client: unused), throttle: AuthThrottle())
         #expect(router.mismatch(with: document) == nil)
+        var wrongScope = router
+        wrongScope.register("system.secret") { _ in .success(.null) }
+        #expect(wrongScope.mismatch(with: document)?.contains("system.secret") == true)
         router.register("system.secret") { _ in .success(.null) }
         #expect(router.mismatch(with: document)?.contains("system.secret") == true)
     }

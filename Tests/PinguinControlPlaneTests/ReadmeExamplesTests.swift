@@ -34,7 +34,7 @@ struct ReadmeExamplesTests {
             throw Failure(description: "\(pinguind) is missing: build all products first (scripts/test does)")
         }
         // pinguind with just the control plane; it migrates the test database at start-up.
-        let daemon = try ChildProcess.start(pinguind, arguments: ["run", "--roles", "control", "--rpc-socket", socket])
+        let daemon = try ChildProcess.start(pinguind, arguments: ["run", "--roles", "control", "--rpc-socket", socket, "--rpc-tcp", "127.0.0.1:0"])
         defer {
             daemon.terminate()
             try? FileManager.default.removeItem(atPath: folder)
@@ -56,8 +56,9 @@ struct ReadmeExamplesTests {
         let discover = #"printf '%s\n' '{"jsonrpc":"2.0","method":"rpc.discover","id":1}' | nc -N -U "$PINGUIN_SOCKET" | jq -r '.result.methods[].name'"#
         let (_, listed) = try await ChildProcess.run("/bin/sh", arguments: ["-c", discover], environment: ["PINGUIN_SOCKET": socket])
         let names = listed.split(separator: "\n").map(String.init)
-        #expect(names.sorted() == ["latency.get", "monitor.create", "monitor.delete", "monitor.get", "monitor.list", "monitor.pause",
-                                   "monitor.resume", "result.list", "rpc.discover", "system.health", "system.version", "uptime.get"])
+        #expect(names.sorted() == ["auth", "latency.get", "monitor.create", "monitor.delete", "monitor.get", "monitor.list",
+                                   "monitor.pause", "monitor.resume", "result.list", "rpc.discover", "system.health", "system.version",
+                                   "token.create", "token.list", "token.revoke", "uptime.get"])
         for name in names {
             let call = #"printf '%s\n' '{"jsonrpc":"2.0","method":"\#(name)","id":1}' | nc -N -U "$PINGUIN_SOCKET" | jq -r '.error.code // "ok"'"#
             let (_, answer) = try await ChildProcess.run("/bin/sh", arguments: ["-c", call], environment: ["PINGUIN_SOCKET": socket])
