@@ -34,6 +34,35 @@ public enum MonitorMethods {
                 return json(try await storeCall { try await store.create(draft, actor: actor()) })
             }
         }
+        router.register("monitor.update", scope: .write) { request in
+            await run { () throws(JSONRPCError) -> JSONValue in
+                var params = try NamedParams(request.params, method: request.method)
+                let id = try params.requiredInteger("id", in: 1...Int64.max)
+                let expected = try params.integer("version", in: 1...Int64(Int32.max)).map(Int32.init)
+                var changes = MonitorChanges()
+                changes.name = try params.string("name", maxLength: 200)
+                changes.target = try params.string("target", maxLength: 2048)
+                changes.configJSON = try params.object("config").map { JSONWriter.string(.object($0)) }
+                changes.intervalMilliseconds = try params.integer("interval_ms", in: 1_000...86_400_000).map(Int32.init)
+                changes.timeoutMilliseconds = try params.integer("timeout_ms", in: 100...86_400_000).map(Int32.init)
+                changes.retryIntervalMilliseconds = try params.integer("retry_interval_ms", in: 1_000...86_400_000).map(Int32.init)
+                changes.failureThreshold = try params.integer("failure_threshold", in: 1...100).map(Int32.init)
+                changes.recoveryThreshold = try params.integer("recovery_threshold", in: 1...100).map(Int32.init)
+                changes.tags = try params.strings("tags")
+                changes.description = try params.string("description", maxLength: 10_000)
+                try params.rejectUnknown()
+                guard !changes.changedFields.isEmpty else { throw .invalidParams("nothing to change", field: "params") }
+                switch try await storeCall({ try await store.update(id: id, changes: changes, expectedVersion: expected, actor: actor()) }) {
+                case .updated(let record):
+                    return json(record)
+                case .notFound:
+                    throw notFound(id)
+                case .versionConflict(let current):
+                    throw JSONRPCError(code: conflictCode, message: "monitor \(id) changed meanwhile: it is at version \(current)",
+                                       kind: "version_conflict", details: JSONObject(["field": .string("version"), "current_version": .int(current)]))
+                }
+            }
+        }
         router.register("monitor.get") { request in
             await run { () throws(JSONRPCError) -> JSONValue in
                 var params = try NamedParams(request.params, method: request.method)

@@ -1041,6 +1041,137 @@ public enum OpenRPCDocument {
           "$ref": "#/components/errors/Forbidden"
         }
       ]
+    },
+    {
+      "name": "monitor.update",
+      "summary": "Change some fields of a monitor; with version, only if nobody changed it since.",
+      "paramStructure": "by-name",
+      "x-scope": "write",
+      "params": [
+        {
+          "name": "id",
+          "required": true,
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          }
+        },
+        {
+          "name": "version",
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "description": "The version you read; the update fails with version_conflict if it moved on."
+        },
+        {
+          "name": "name",
+          "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200
+          },
+          "description": "Unique within the namespace."
+        },
+        {
+          "name": "target",
+          "schema": {
+            "type": "string",
+            "maxLength": 2048
+          },
+          "description": "What to check (URL, host:port, name, address)."
+        },
+        {
+          "name": "config",
+          "schema": {
+            "type": "object",
+            "default": {}
+          },
+          "description": "Kind-specific settings (validated against the plugin's schema once plugins publish it)."
+        },
+        {
+          "name": "interval_ms",
+          "schema": {
+            "type": "integer",
+            "minimum": 1000,
+            "maximum": 86400000,
+            "default": 60000
+          }
+        },
+        {
+          "name": "timeout_ms",
+          "schema": {
+            "type": "integer",
+            "minimum": 100,
+            "maximum": 86400000
+          },
+          "description": "At most interval_ms. Default: 10000 or the interval, whichever is smaller."
+        },
+        {
+          "name": "retry_interval_ms",
+          "schema": {
+            "type": "integer",
+            "minimum": 1000,
+            "maximum": 86400000
+          },
+          "description": "Interval of confirmation re-checks while failing. Default: a third of the interval, at least 1000."
+        },
+        {
+          "name": "failure_threshold",
+          "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 100,
+            "default": 3
+          },
+          "description": "Failures in a row before the monitor is down."
+        },
+        {
+          "name": "recovery_threshold",
+          "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 100,
+            "default": 1
+          },
+          "description": "Successes in a row before it is up again."
+        },
+        {
+          "name": "tags",
+          "schema": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "maxItems": 100,
+            "default": []
+          }
+        },
+        {
+          "name": "description",
+          "schema": {
+            "type": "string",
+            "maxLength": 10000
+          }
+        }
+      ],
+      "result": {
+        "name": "monitor",
+        "schema": {
+          "$ref": "#/components/schemas/Monitor"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/NotFound"
+        },
+        {
+          "$ref": "#/components/errors/Conflict"
+        },
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ]
     }
   ],
   "components": {

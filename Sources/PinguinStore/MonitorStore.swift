@@ -195,3 +195,73 @@ public enum AuditLog {
             [actor, action, subjectKind, subjectID, detailsJSON])
     }
 }
+
+/// Fields to change; nil leaves a field as it is.
+public struct MonitorChanges: Sendable, Hashable {
+    public var name: String?
+    public var target: String?
+    public var configJSON: String?
+    public var intervalMilliseconds: Int32?
+    public var timeoutMilliseconds: Int32?
+    public var retryIntervalMilliseconds: Int32?
+    public var failureThreshold: Int32?
+    public var recoveryThreshold: Int32?
+    public var tags: [String]?
+    public var description: String?
+
+    public init() {}
+
+    /// The names of the fields that change, for the audit log.
+    public var changedFields: [String] {
+        var fields: [String] = []
+        if name != nil { fields.append("name") }
+        if target != nil { fields.append("target") }
+        if configJSON != nil { fields.append("config") }
+        if intervalMilliseconds != nil { fields.append("interval_ms") }
+        if timeoutMilliseconds != nil { fields.append("timeout_ms") }
+        if retryIntervalMilliseconds != nil { fields.append("retry_interval_ms") }
+        if failureThreshold != nil { fields.append("failure_threshold") }
+        if recoveryThreshold != nil { fields.append("recovery_threshold") }
+        if tags != nil { fields.append("tags") }
+        if description != nil { fields.append("description") }
+        return fields
+    }
+}
+
+/// How an update ended.
+public enum MonitorUpdateOutcome: Sendable, Hashable {
+    case updated(MonitorRecord)
+    case notFound
+    /// The monitor's version is no longer the one the caller read.
+    case versionConflict(current: Int32)
+}
+
+extension MonitorStore {
+    /// Applies `changes` if the monitor still has `expectedVersion` (when given), raising its
+    /// version, and audits the changed field names, in one transaction.
+    public func update(id: Int64, changes: MonitorChanges, expectedVersion: Int32?, actor: String) async throws -> MonitorUpdateOutcome {
+        try await client.withTransaction { connection in
+            let rows = try await connection.query("""
+                UPDATE monitors SET
+                    name = coalesce($3, name), target = coalesce($4, target), config = coalesce($5::jsonb, config),
+                    interval_ms = coalesce($6, interval_ms), timeout_ms = coalesce($7, timeout_ms),
+                    retry_interval_ms = coalesce($8, retry_interval_ms), failure_threshold = coalesce($9, failure_threshold),
+                    recovery_threshold = coalesce($10, recovery_threshold), tags = coalesce($11, tags),
+                    description = coalesce($12, description), version = version + 1, updated_at = now()
+                WHERE id = $1 AND ($2::int IS NULL OR version = $2)
+                RETURNING \(Self.columns)
+                """, [id, expectedVersion, changes.name, changes.target, changes.configJSON, changes.intervalMilliseconds,
+                      changes.timeoutMilliseconds, changes.retryIntervalMilliseconds, changes.failureThreshold,
+                      changes.recoveryThreshold, changes.tags, changes.description])
+            guard let row = rows.first else {
+                let current = try await connection.query("SELECT version FROM monitors WHERE id = $1", [id])
+                guard let version = try current.first?.decode(Int32.self, column: 0) else { return .notFound }
+                return .versionConflict(current: version)
+            }
+            let fields = changes.changedFields.map { "\"\($0)\"" }.joined(separator: ",")
+            try await AuditLog.record(on: connection, actor: actor, action: "monitor.update", subjectKind: "monitor",
+                                      subjectID: String(id), detailsJSON: "{\"fields\":[\(fields)]}")
+            return .updated(try Self.record(row))
+        }
+    }
+}

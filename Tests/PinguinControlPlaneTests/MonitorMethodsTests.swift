@@ -114,6 +114,29 @@ struct MonitorMethodsTests {
         }
     }
 
+    @Test("update changes only what is given, raises the version, and refuses a stale version")
+    func update() async throws {
+        try await API.with { api in
+            let created = try await api.ok("monitor.create", #"{"name":"u","kind":"http","target":"http://127.0.0.1/a","tags":["x"]}"#)
+            let id = try #require(created["id"]?.int64Value)
+            let updated = try await api.ok("monitor.update", #"{"id":\#(id),"version":1,"target":"http://127.0.0.1/b","interval_ms":30000}"#)
+            #expect(updated["target"] == .string("http://127.0.0.1/b"))
+            #expect(updated["interval_ms"] == .number("30000"))
+            #expect(updated["tags"] == .array([.string("x")]))
+            #expect(updated["version"] == .number("2"))
+            let stale = try await api.error("monitor.update", #"{"id":\#(id),"version":1,"name":"v"}"#)
+            #expect(stale.kind == "version_conflict")
+            #expect(stale.data?.objectValue?["current_version"] == .number("2"))
+            #expect(try await api.error("monitor.update", #"{"id":\#(id)}"#).code == JSONRPCError.invalidParamsCode)
+            #expect(try await api.error("monitor.update", #"{"id":99999,"name":"z"}"#).kind == "not_found")
+            // The database still guards the whole row: a timeout beyond the interval is refused.
+            let tooLong = try await api.error("monitor.update", #"{"id":\#(id),"timeout_ms":40000}"#)
+            #expect(tooLong.data?.objectValue?["field"] == .string("timeout_ms"))
+            let audit = try await api.client.query("SELECT details::text FROM audit_log WHERE action = 'monitor.update'")
+            #expect(try audit.map { try $0.decode(String.self, column: 0) } == [#"{"fields": ["target", "interval_ms"]}"#])
+        }
+    }
+
     @Test("a duplicate name in the same namespace is a conflict; another namespace is fine")
     func conflict() async throws {
         try await API.with { api in

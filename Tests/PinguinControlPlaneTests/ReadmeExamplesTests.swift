@@ -57,7 +57,7 @@ struct ReadmeExamplesTests {
         let (_, listed) = try await ChildProcess.run("/bin/sh", arguments: ["-c", discover], environment: ["PINGUIN_SOCKET": socket])
         let names = listed.split(separator: "\n").map(String.init)
         #expect(names.sorted() == ["auth", "latency.get", "monitor.create", "monitor.delete", "monitor.get", "monitor.list",
-                                   "monitor.pause", "monitor.resume", "result.list", "rpc.discover", "system.health", "system.version",
+                                   "monitor.pause", "monitor.resume", "monitor.update", "result.list", "rpc.discover", "system.health", "system.version",
                                    "token.create", "token.list", "token.revoke", "uptime.get"])
         for name in names {
             let call = #"printf '%s\n' '{"jsonrpc":"2.0","method":"\#(name)","id":1}' | nc -N -U "$PINGUIN_SOCKET" | jq -r '.error.code // "ok"'"#
