@@ -124,7 +124,7 @@ struct ControlPlaneServerTests {
 
     @Test("garbage gets a parse error and the connection keeps working")
     func garbage() async throws {
-        try await withServer { _, tcp, _ in
+        try await withServer { _, _, tcp in
             var chunk: [UInt8] = (0..<300).map { _ in UInt8.random(in: 0...255) }.filter { $0 != 0x0A }
             chunk.append(0x0A)
             chunk += Array(#"{"jsonrpc":"2.0","method":"subtract","params":[1,1],"id":"after"}"#.utf8) + [0x0A]
