@@ -147,6 +147,8 @@ let package = Package(
         .executableTarget(
             name: "PinguinBench",
             dependencies: [
+                "PinguinControlPlane",
+                "PinguinWire",
                 "PinguinIngester",
                 "PinguinStore",
                 "PinguinPostgres",

@@ -153,8 +153,6 @@ public enum MonitorMethods {
     }
 
     static func json(_ record: MonitorRecord) -> JSONValue {
-        let iso = ISO8601DateFormatter()
-        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         var object = JSONObject()
         object.append("id", .int(record.id))
         object.append("namespace", .string(record.namespace))
@@ -173,8 +171,8 @@ public enum MonitorMethods {
         object.append("tags", .array(record.tags.map { .string($0) }))
         object.append("description", .string(record.description))
         object.append("version", .int(record.version))
-        object.append("created_at", .string(iso.string(from: record.createdAt)))
-        object.append("updated_at", .string(iso.string(from: record.updatedAt)))
+        object.append("created_at", .string(RFC3339.string(record.createdAt)))
+        object.append("updated_at", .string(RFC3339.string(record.updatedAt)))
         return .object(object)
     }
 }
