@@ -47,8 +47,8 @@ public final class ControlPlaneServer: Service, Sendable {
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let boundPort = Mutex<Int?>(nil)
-    private let ready = Mutex<[CheckedContinuation<Void, Never>]>([])
-    private let isReady = Mutex(false)
+    /// Whether every listener is bound, and who waits for that.
+    private let listening = Mutex<(ready: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
     public init(configuration: Configuration, router: JSONRPCRouter, logger: Logger) {
         self.configuration = configuration
@@ -63,20 +63,19 @@ public final class ControlPlaneServer: Service, Sendable {
     /// Returns once every listener is bound.
     public func waitUntilListening() async {
         await withCheckedContinuation { continuation in
-            let now = isReady.withLock { ready in ready }
-            if now {
-                continuation.resume()
-            } else {
-                ready.withLock { $0.append(continuation) }
-                if isReady.withLock({ $0 }) { resumeWaiters() }
+            let ready = listening.withLock { state -> Bool in
+                if !state.ready { state.waiters.append(continuation) }
+                return state.ready
             }
+            if ready { continuation.resume() }
         }
     }
 
-    private func resumeWaiters() {
-        let waiters = ready.withLock { waiters in
-            defer { waiters = [] }
-            return waiters
+    private func markListening() {
+        let waiters = listening.withLock { state in
+            state.ready = true
+            defer { state.waiters = [] }
+            return state.waiters
         }
         waiters.forEach { $0.resume() }
     }
@@ -113,8 +112,7 @@ public final class ControlPlaneServer: Service, Sendable {
             listeners.append(listener)
             logger.info("control plane listening", metadata: ["rpc.tcp": "\(host):\(listener.channel.localAddress?.port ?? 0)"])
         }
-        isReady.withLock { $0 = true }
-        resumeWaiters()
+        markListening()
         let bound = listeners
         // The accept loop must not be cancelled directly: a connection accepted but not yet
         // handed to serve() would be dropped unconsumed, which NIO treats as a bug. Stopping
