@@ -140,6 +140,7 @@ let package = Package(
         .executableTarget(
             name: "pinguinctl",
             dependencies: [
+                "PinguinWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -65,6 +65,20 @@ struct ReadmeExamplesTests {
             // Served: anything but "method not found" (methods that need parameters say which).
             #expect(!["-32601", ""].contains(answer.trimmingCharacters(in: .whitespacesAndNewlines)), "\(name): \(answer)")
         }
+        // pinguinctl against the same daemon, exit statuses included.
+        let ctl = (pinguind as NSString).deletingLastPathComponent + "/pinguinctl"
+        let env = ["PINGUIN_SOCKET": socket]
+        let status = try await ChildProcess.run(ctl, arguments: ["status"], environment: env)
+        #expect(status.status == 0 && status.output.contains("healthy: yes"), "\(status.output)")
+        let missing = try await ChildProcess.run(ctl, arguments: ["call", "monitor.get", #"{"id":999999}"#], environment: env)
+        #expect(missing.status == 1 && missing.output.contains("[not_found]"), "\(missing.output)")
+        let badJSON = try await ChildProcess.run(ctl, arguments: ["call", "monitor.get", "{bad"], environment: env)
+        #expect(badJSON.status == 2, "\(badJSON.output)")
+        let unreachable = try await ChildProcess.run(ctl, arguments: ["status", "--socket", folder + "/none.sock"], environment: env)
+        #expect(unreachable.status == 3, "\(unreachable.output)")
+        let version = try await ChildProcess.run(ctl, arguments: ["call", "system.version"], environment: env)
+        #expect(version.output.trimmingCharacters(in: .whitespacesAndNewlines) == #"{"version":"0.1.0-dev","protocol":"jsonrpc-2.0"}"#)
+
         let stopped = daemon.terminate()
         #expect(stopped == 0, "pinguind should exit 0 on SIGTERM")
     }
