@@ -112,6 +112,7 @@ let package = Package(
         .target(
             name: "PinguinIngester",
             dependencies: [
+                "PinguinClientKit",
                 "PinguinModel",
                 "PinguinStore",
                 "PinguinRedis",

@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+import PinguinClientKit
 import PinguinModel
 public import PinguinRedis
 public import PinguinStore
@@ -82,7 +83,7 @@ public final class Ingester: Service, Sendable {
 
     private func workerLoop(consumer: String) async {
         var lastClaim = ContinuousClock.now - configuration.claimIdle
-        var backoff = PinguinRedisBackoff()
+        var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
         while !stopping {
             do {
                 var entries: [RedisStreamEntry]
@@ -130,7 +131,7 @@ public final class Ingester: Service, Sendable {
                 rejected.append(RejectedResult(streamID: entry.id, reason: error.description, fields: entry.fields))
             }
         }
-        var backoff = PinguinRedisBackoff()
+        var backoff = Backoff(initial: .milliseconds(100), maximum: .seconds(5))
         while true {
             do {
                 if !rejected.isEmpty {
@@ -191,19 +192,5 @@ public final class Ingester: Service, Sendable {
                 try await Task.sleep(for: self.configuration.rollupInterval)
             }
         }
-    }
-}
-
-/// Exponential backoff for the ingester's retries: 100 ms doubling to 5 s.
-struct PinguinRedisBackoff {
-    private var current: Duration = .milliseconds(100)
-
-    mutating func next() -> Duration {
-        defer { current = min(current * 2, .seconds(5)) }
-        return current
-    }
-
-    mutating func reset() {
-        current = .milliseconds(100)
     }
 }

@@ -32,15 +32,9 @@ public struct MonitorStore: Sendable {
     }
 
     /// Inserts a monitor and returns its id.
+    /// Inserts a monitor, audited as done by "pinguin", and returns its id.
     public func create(_ draft: MonitorDraft) async throws -> Int64 {
-        let rows = try await client.query("""
-            INSERT INTO monitors (namespace, name, kind, target, config, interval_ms, timeout_ms, retry_interval_ms,
-                failure_threshold, recovery_threshold, tags)
-            VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11) RETURNING id
-            """, [draft.namespace, draft.name, draft.kind, draft.target, draft.configJSON, draft.intervalMilliseconds,
-                  draft.timeoutMilliseconds, draft.retryIntervalMilliseconds, draft.failureThreshold,
-                  draft.recoveryThreshold, draft.tags])
-        return try rows[0].decode(Int64.self, column: 0)
+        try await create(draft, actor: "pinguin").id
     }
 
     /// Deletes a monitor with its results and rollups (which carry no foreign key, for ingest speed),
