@@ -22,7 +22,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // MARK: C libraries from Debian (layer 1: system library targets)
@@ -88,8 +90,11 @@ let package = Package(
                 "PinguinModel",
                 "PinguinStore",
                 "PinguinPostgres",
+                "PinguinRedis",
+                "PinguinClientKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -114,6 +119,7 @@ let package = Package(
             dependencies: [
                 "PinguinClientKit",
                 "PinguinModel",
+                "PinguinWire",
                 "PinguinStore",
                 "PinguinRedis",
                 .product(name: "Logging", package: "swift-log"),
@@ -127,6 +133,7 @@ let package = Package(
             name: "pinguind",
             dependencies: [
                 "PinguinControlPlane",
+                "PinguinModel",
                 "PinguinWire",
                 "PinguinIngester",
                 "PinguinStore",
@@ -138,11 +145,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "PinguinctlKit",
+            dependencies: [
+                "PinguinWire",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "pinguinctl",
             dependencies: [
+                "PinguinctlKit",
                 "PinguinWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -199,7 +216,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PinguinControlPlaneTests",
-            dependencies: ["PinguinControlPlane", "PinguinWire", "PinguinModel", "PinguinStore", "PinguinPostgres", "PinguinTestSupport"],
+            dependencies: [
+                "PinguinControlPlane", "PinguinWire", "PinguinModel", "PinguinStore", "PinguinPostgres", "PinguinRedis", "PinguinIngester",
+                "PinguinTestSupport",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -230,6 +250,11 @@ let package = Package(
         .testTarget(
             name: "PinguinRedisIntegrationTests",
             dependencies: ["PinguinRedis", "PinguinTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinctlTests",
+            dependencies: ["PinguinctlKit", "PinguinWire"],
             swiftSettings: swiftSettings
         ),
     ]

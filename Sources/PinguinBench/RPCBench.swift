@@ -34,7 +34,7 @@ struct RPCBench: AsyncParsableCommand {
             var configuration = ControlPlaneServer.Configuration()
             configuration.unixSocketPath = folder + "/bench.sock"
             configuration.tcpHost = nil
-            let server = ControlPlaneServer(configuration: configuration, router: router, logger: logger)
+            let server = try ControlPlaneServer(configuration: configuration, router: router, logger: logger)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await server.run() }
                 await server.waitUntilListening()

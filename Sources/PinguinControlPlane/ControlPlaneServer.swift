@@ -3,6 +3,7 @@ public import Logging
 import NIOCore
 import PinguinStore
 import NIOPosix
+import NIOSSL
 import PinguinWire
 public import ServiceLifecycle
 import Synchronization
@@ -34,6 +35,15 @@ public final class ControlPlaneServer: Service, Sendable {
         public var maximumBatch = 50
         /// Requests answered at once per connection; reading pauses beyond it. Default 32.
         public var maximumInFlight = 32
+        /// A connection with nothing in flight, no event subscription and no input for this long
+        /// is closed. Default 300 s.
+        public var idleTimeout: Duration = .seconds(300)
+        /// A TCP connection that has not authenticated within this long is closed. Default 10 s.
+        public var authenticationTimeout: Duration = .seconds(10)
+        /// A connection whose peer does not take a pending write for this long is closed. Default 30 s.
+        public var writeTimeout: Duration = .seconds(30)
+        /// TLS for the TCP listener: PEM certificate chain and private key files; nil for plain TCP.
+        public var tls: TLSFiles?
         /// Unix socket peers allowed by user id, checked with `SO_PEERCRED` on top of the socket's
         /// file permissions; nil allows whoever the permissions let in. Root and this process's own
         /// user are always allowed. Default nil.
@@ -47,10 +57,28 @@ public final class ControlPlaneServer: Service, Sendable {
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let boundPort = Mutex<Int?>(nil)
+    private let tlsContext: NIOSSLContext?
     /// Whether every listener is bound, and who waits for that.
     private let listening = Mutex<(ready: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
-    public init(configuration: Configuration, router: JSONRPCRouter, logger: Logger) {
+    /// Throws if the TLS files cannot be read or do not match.
+    public init(configuration: Configuration, router: JSONRPCRouter, logger: Logger) throws {
+        if let files = configuration.tls {
+            do {
+                let chain = try NIOSSLCertificate.fromPEMFile(files.certificateChain).map { NIOSSLCertificateSource.certificate($0) }
+                guard !chain.isEmpty else { throw ControlPlaneError(message: "\(files.certificateChain) holds no certificate") }
+                var tls = TLSConfiguration.makeServerConfiguration(
+                    certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: files.privateKey, format: .pem)))
+                tls.minimumTLSVersion = .tlsv12
+                tlsContext = try NIOSSLContext(configuration: tls)
+            } catch let error as ControlPlaneError {
+                throw error
+            } catch {
+                throw ControlPlaneError(message: "TLS for the control plane: cannot use \(files.certificateChain) and \(files.privateKey): \(error)")
+            }
+        } else {
+            tlsContext = nil
+        }
         self.configuration = configuration
         self.router = router
         self.logger = logger
@@ -88,13 +116,17 @@ public final class ControlPlaneServer: Service, Sendable {
             .serverChannelOption(.backlog, value: 256)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
+        let tlsContext = self.tlsContext
         let initializer: @Sendable (any Channel) -> EventLoopFuture<Connection> = { channel in
             channel.eventLoop.makeCompletedFuture {
+                if let tlsContext, channel.localAddress?.protocol != .unix {
+                    try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tlsContext))
+                }
                 // The deinit-based teardown is deliberate: with `wrappingChannelSynchronously`,
                 // NIO 2.101 crashes ("Deinited NIOAsyncWriter without calling finish()") when a
                 // client connects and resets before the connection becomes active; the churn
                 // test reproduces it. Every connection we do receive is still closed explicitly.
-                try Connection(synchronouslyWrapping: channel)
+                return try Connection(synchronouslyWrapping: channel)
             }
         }
         if let path = configuration.unixSocketPath {
@@ -174,10 +206,10 @@ public final class ControlPlaneServer: Service, Sendable {
 
     /// The connection's identity: a Unix socket peer is `uid:N` with admin scope (or nil if it is
     /// not allowed); a TCP client is `tcp:ADDRESS` with no scope until it authenticates.
-    private func identify(_ connection: Connection) async -> ConnectionState? {
+    private func identify(_ connection: Connection) async -> (address: String, actor: String, scope: TokenScope?)? {
         guard case .unixDomainSocket? = connection.channel.localAddress else {
             let address = connection.channel.remoteAddress?.ipAddress ?? "?"
-            return ConnectionState(address: address, actor: "tcp:\(address)", scope: nil)
+            return (address, "tcp:\(address)", nil)
         }
         guard let provider = connection.channel as? any SocketOptionProvider,
               let credentials: PeerCredentials = try? await provider.unsafeGetSocketOption(
@@ -195,46 +227,97 @@ public final class ControlPlaneServer: Service, Sendable {
             ])
             return nil
         }
-        return ConnectionState(address: "unix", actor: "uid:\(credentials.uid)", scope: .admin)
+        return ("unix", "uid:\(credentials.uid)", .admin)
     }
 
-    /// One connection: frame lines, answer them concurrently, write answers from one writer.
+    /// One connection: frame lines, answer them concurrently, write answers and notifications
+    /// from one writer, and close it when idle or when its peer stops reading.
     private func serve(_ connection: Connection) async {
         let peer = connection.channel.remoteAddress?.description ?? "unix"
-        guard let state = await identify(connection) else {
+        guard let identity = await identify(connection) else {
             try? await connection.executeThenClose { _, _ in }
             return
         }
+        let (lines, sink) = AsyncStream.makeStream(of: ConnectionOutbound.Line.self)
+        let outbound = ConnectionOutbound(sink: sink)
+        let state = ConnectionState(address: identity.address, actor: identity.actor, scope: identity.scope, outbound: outbound)
+        let activity = ConnectionActivity()
+        let channel = connection.channel
+        let watchdog = Task {
+            await Self.watch(activity, state: state, configuration: configuration) {
+                channel.close(promise: nil)
+            }
+        }
         do {
-            try await connection.executeThenClose { inbound, outbound in
-                let (answers, answerSink) = AsyncStream.makeStream(of: [UInt8].self)
+            try await connection.executeThenClose { inbound, writer in
                 try await withThrowingTaskGroup(of: Void.self) { tasks in
                     tasks.addTask {
-                        for await answer in answers {
+                        defer { outbound.close() }
+                        for await line in lines {
                             var buffer = ByteBuffer()
-                            buffer.reserveCapacity(answer.count + 1)
-                            buffer.writeBytes(answer)
+                            buffer.reserveCapacity(line.bytes.count + 1)
+                            buffer.writeBytes(line.bytes)
                             buffer.writeInteger(UInt8(ascii: "\n"))
-                            try await outbound.write(buffer)
+                            activity.writeStarted()
+                            try await writer.write(buffer)
+                            activity.writeFinished()
+                            outbound.written(line)
                         }
                     }
                     await RequestContext.$current.withValue(RequestContext(connection: state)) {
-                        await self.readRequests(inbound, state: state, answerSink: answerSink)
+                        await self.readRequests(inbound, state: state, activity: activity)
                     }
-                    answerSink.finish()
+                    state.endSubscriptions()
+                    outbound.close()
                     try await tasks.waitForAll()
                 }
             }
         } catch {
             logger.debug("control plane connection ended", metadata: ["rpc.peer": "\(peer)", "error": "\(error)"])
         }
+        state.endSubscriptions()
+        outbound.close()
+        watchdog.cancel()
     }
 
-    private func readRequests(
-        _ inbound: NIOAsyncChannelInboundStream<ByteBuffer>, state: ConnectionState, answerSink: AsyncStream<[UInt8]>.Continuation
-    ) async {
+    /// Closes the connection when it idles too long, stays anonymous too long, or a write hangs.
+    private static func watch(_ activity: ConnectionActivity, state: ConnectionState, configuration: Configuration, close: () -> Void) async {
+        let tick = Duration.milliseconds(250)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: tick)
+            let now = ContinuousClock.now
+            let snapshot = activity.snapshot
+            if let started = snapshot.writeStartedAt, now - started > configuration.writeTimeout {
+                close()
+                return
+            }
+            if state.scope == nil, now - snapshot.openedAt > configuration.authenticationTimeout {
+                close()
+                return
+            }
+            if snapshot.inFlight == 0, state.subscriptionCount == 0, now - snapshot.lastInput > configuration.idleTimeout {
+                close()
+                return
+            }
+        }
+    }
+
+    private func readRequests(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>, state: ConnectionState, activity: ConnectionActivity) async {
+        let outbound = state.outbound!
         let router = self.router
         let maximumBatch = configuration.maximumBatch
+        /// Answers one line; actions the methods asked for run once the answer is queued.
+        @Sendable func answer(_ line: [UInt8]) async {
+            activity.requestStarted()
+            let after = AfterAnswer()
+            let context = RequestContext(connection: state, afterAnswer: after)
+            let answer = await RequestContext.$current.withValue(context) {
+                await JSONRPCResponder.respond(to: line, maximumBatch: maximumBatch, handler: { await router.handle($0) })
+            }
+            if let answer { await outbound.answer(answer) }
+            after.run()
+            activity.requestFinished()
+        }
         var framer = LineFramer(maximumLineBytes: configuration.maximumLineBytes)
         let limits = (authenticated: configuration.maximumLineBytes, anonymous: configuration.maximumUnauthenticatedLineBytes)
         await withTaskGroup(of: Void.self) { requests in
@@ -248,9 +331,7 @@ public final class ControlPlaneServer: Service, Sendable {
                         if state.scope == nil {
                             await requests.waitForAll()
                             inFlight = 0
-                            if let answer = await JSONRPCResponder.respond(to: line, maximumBatch: maximumBatch, handler: { await router.handle($0) }) {
-                                answerSink.yield(answer)
-                            }
+                            await answer(line)
                             continue
                         }
                         if inFlight >= configuration.maximumInFlight {
@@ -258,15 +339,11 @@ public final class ControlPlaneServer: Service, Sendable {
                             inFlight -= 1
                         }
                         inFlight += 1
-                        requests.addTask {
-                            if let answer = await JSONRPCResponder.respond(to: line, maximumBatch: maximumBatch, handler: { await router.handle($0) }) {
-                                answerSink.yield(answer)
-                            }
-                        }
+                        requests.addTask { await answer(line) }
                     case .tooLong:
                         let error = JSONRPCError.invalidRequest(
                             "a line longer than \(framer.maximumLineBytes) bytes; the connection is closed", kind: "too_large")
-                        answerSink.yield(JSONWriter.bytes(JSONRPCResponse.failure(id: .null, error: error)))
+                        outbound.answerNow(JSONWriter.bytes(JSONRPCResponse.failure(id: .null, error: error)))
                         return false
                     }
                 }
@@ -274,6 +351,7 @@ public final class ControlPlaneServer: Service, Sendable {
             }
             do {
                 for try await buffer in inbound {
+                    activity.input()
                     // Small lines until authenticated: an anonymous peer cannot make us buffer much.
                     framer.maximumLineBytes = state.scope == nil ? limits.anonymous : limits.authenticated
                     if await !handle(framer.feed(buffer.readableBytesView)) { break }
@@ -295,4 +373,48 @@ public struct ControlPlaneError: Error, Sendable, CustomStringConvertible {
     public init(message: String) {
         self.message = message
     }
+}
+
+/// TLS files for the TCP listener.
+public struct TLSFiles: Sendable, Hashable {
+    /// PEM file with the server certificate, then its chain.
+    public var certificateChain: String
+    /// PEM file with the private key.
+    public var privateKey: String
+
+    public init(certificateChain: String, privateKey: String) {
+        self.certificateChain = certificateChain
+        self.privateKey = privateKey
+    }
+}
+
+/// What the watchdog of one connection needs to know: when it last received input, how many
+/// requests are being answered, and since when a write waits for the peer.
+final class ConnectionActivity: Sendable {
+    struct Snapshot {
+        var openedAt: ContinuousClock.Instant
+        var lastInput: ContinuousClock.Instant
+        var inFlight: Int
+        var writeStartedAt: ContinuousClock.Instant?
+    }
+
+    private let state: Mutex<Snapshot>
+
+    init() {
+        let now = ContinuousClock.now
+        state = Mutex(Snapshot(openedAt: now, lastInput: now, inFlight: 0, writeStartedAt: nil))
+    }
+
+    var snapshot: Snapshot { state.withLock { $0 } }
+
+    func input() { state.withLock { $0.lastInput = .now } }
+    func requestStarted() { state.withLock { $0.inFlight += 1 } }
+    func requestFinished() {
+        state.withLock {
+            $0.inFlight -= 1
+            $0.lastInput = .now
+        }
+    }
+    func writeStarted() { state.withLock { $0.writeStartedAt = .now } }
+    func writeFinished() { state.withLock { $0.writeStartedAt = nil } }
 }

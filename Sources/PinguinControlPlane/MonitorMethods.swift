@@ -3,15 +3,31 @@ public import PinguinPostgres
 public import PinguinStore
 public import PinguinWire
 
-/// `monitor.create/get/list/delete/pause/resume` over PostgreSQL. Every write is audited with the
-/// caller. Config validation against the checker plugin's schema joins when plugins publish their
-/// catalogue; until then `config` must be a JSON object and the database constraints apply.
+/// `monitor.create/get/list/update/delete/pause/resume` over PostgreSQL. Every write is audited
+/// with the caller. Kind, target and config are checked against the catalogue the running
+/// supervisors publish (``PluginCatalogue``); with no supervisor running, they are accepted with a
+/// warning in the answer.
 public enum MonitorMethods {
     /// Application error codes (documented in proto-docs/openrpc.json).
     public static let notFoundCode = 1004
     public static let conflictCode = 1009
 
-    public static func register(into router: inout JSONRPCRouter, store: MonitorStore, actor: @escaping @Sendable () -> String) {
+    public static func register(
+        into router: inout JSONRPCRouter, store: MonitorStore, catalogue: PluginCatalogue? = nil, actor: @escaping @Sendable () -> String
+    ) {
+        /// Validates against the catalogue; returns the config to store and warnings.
+        @Sendable func checked(kind: String, target: String, config: JSONObject) async throws(JSONRPCError) -> (String, [String]) {
+            guard let catalogue else { return (JSONWriter.string(.object(config)), []) }
+            let snapshot: PluginCatalogue.Snapshot
+            do {
+                snapshot = try await catalogue.snapshot()
+            } catch {
+                throw JSONRPCError(code: -32010, message: "Redis is unreachable, so the config cannot be checked against the plugin catalogue",
+                                   kind: "unavailable")
+            }
+            let (effective, warnings) = try snapshot.validate(kind: kind, target: target, config: config)
+            return (JSONWriter.string(.object(effective)), warnings)
+        }
         router.register("monitor.create", scope: .write) { request in
             await run { () throws(JSONRPCError) -> JSONValue in
                 var params = try NamedParams(request.params, method: request.method)
@@ -20,18 +36,25 @@ public enum MonitorMethods {
                     kind: try params.requiredString("kind", maxLength: 63),
                     target: try params.requiredString("target", maxLength: 2048))
                 draft.namespace = try params.string("namespace", maxLength: 63) ?? "default"
-                if let config = try params.object("config") { draft.configJSON = JSONWriter.string(.object(config)) }
+                let config = try params.object("config") ?? JSONObject()
                 draft.intervalMilliseconds = Int32(try params.integer("interval_ms", in: 1_000...86_400_000) ?? 60_000)
                 draft.timeoutMilliseconds = Int32(try params.integer("timeout_ms", in: 100...86_400_000) ?? Int64(min(10_000, draft.intervalMilliseconds)))
                 draft.retryIntervalMilliseconds = Int32(try params.integer("retry_interval_ms", in: 1_000...86_400_000) ?? Int64(max(1_000, draft.intervalMilliseconds / 3)))
                 draft.failureThreshold = Int32(try params.integer("failure_threshold", in: 1...100) ?? 3)
                 draft.recoveryThreshold = Int32(try params.integer("recovery_threshold", in: 1...100) ?? 1)
                 draft.tags = try params.strings("tags") ?? []
+                draft.locations = try params.strings("locations", maxCount: 20) ?? []
+                draft.description = try params.string("description", maxLength: 10_000) ?? ""
+                draft.upsideDown = try params.bool("upside_down") ?? false
+                draft.enabled = try params.bool("enabled") ?? true
+                draft.paused = try params.bool("paused") ?? false
                 try params.rejectUnknown()
                 guard draft.timeoutMilliseconds <= draft.intervalMilliseconds else {
                     throw .invalidParams("timeout_ms must not exceed interval_ms", field: "timeout_ms")
                 }
-                return json(try await storeCall { try await store.create(draft, actor: actor()) })
+                let (configJSON, warnings) = try await checked(kind: draft.kind, target: draft.target, config: config)
+                draft.configJSON = configJSON
+                return json(try await storeCall { try await store.create(draft, actor: actor()) }, warnings: warnings)
             }
         }
         router.register("monitor.update", scope: .write) { request in
@@ -49,12 +72,26 @@ public enum MonitorMethods {
                 changes.failureThreshold = try params.integer("failure_threshold", in: 1...100).map(Int32.init)
                 changes.recoveryThreshold = try params.integer("recovery_threshold", in: 1...100).map(Int32.init)
                 changes.tags = try params.strings("tags")
+                changes.locations = try params.strings("locations", maxCount: 20)
                 changes.description = try params.string("description", maxLength: 10_000)
+                changes.upsideDown = try params.bool("upside_down")
+                changes.enabled = try params.bool("enabled")
                 try params.rejectUnknown()
                 guard !changes.changedFields.isEmpty else { throw .invalidParams("nothing to change", field: "params") }
+                var warnings: [String] = []
+                if changes.configJSON != nil || changes.target != nil {
+                    guard let current = try await storeCall({ try await store.get(id: id) }) else { throw notFound(id) }
+                    let config = try changes.configJSON.map { text throws(JSONRPCError) in
+                        guard let object = (try? JSONParser.parse(text))?.objectValue else { throw .invalidParams("config must be an object", field: "config") }
+                        return object
+                    } ?? ((try? JSONParser.parse(current.configJSON))?.objectValue ?? JSONObject())
+                    let (configJSON, notes) = try await checked(kind: current.kind, target: changes.target ?? current.target, config: config)
+                    if changes.configJSON != nil { changes.configJSON = configJSON }
+                    warnings = notes
+                }
                 switch try await storeCall({ try await store.update(id: id, changes: changes, expectedVersion: expected, actor: actor()) }) {
                 case .updated(let record):
-                    return json(record)
+                    return json(record, warnings: warnings)
                 case .notFound:
                     throw notFound(id)
                 case .versionConflict(let current):
@@ -80,6 +117,13 @@ public enum MonitorMethods {
                 filter.kind = try params.string("kind", maxLength: 63)
                 filter.tags = try params.strings("tags") ?? []
                 filter.text = try params.string("text", maxLength: 200)
+                if let status = try params.string("status", maxLength: 20) {
+                    let states = ["up", "down", "degraded", "pending", "unknown", "paused", "maintenance"]
+                    guard states.contains(status) else {
+                        throw .invalidParams("status must be one of \(states.joined(separator: ", ")), not \(status)", field: "status")
+                    }
+                    filter.status = status
+                }
                 filter.limit = Int(try params.integer("limit", in: 1...1_000) ?? 100)
                 filter.afterID = try params.integer("after", in: 0...Int64.max)
                 try params.rejectUnknown()
@@ -152,6 +196,12 @@ public enum MonitorMethods {
         }
     }
 
+    static func json(_ record: MonitorRecord, warnings: [String]) -> JSONValue {
+        guard !warnings.isEmpty, case .object(var object) = json(record) else { return json(record) }
+        object.append("warnings", .array(warnings.map { .string($0) }))
+        return .object(object)
+    }
+
     static func json(_ record: MonitorRecord) -> JSONValue {
         var object = JSONObject()
         object.append("id", .int(record.id))
@@ -169,10 +219,19 @@ public enum MonitorMethods {
         object.append("enabled", .bool(record.enabled))
         object.append("paused", .bool(record.paused))
         object.append("tags", .array(record.tags.map { .string($0) }))
+        object.append("locations", .array(record.locations.map { .string($0) }))
         object.append("description", .string(record.description))
         object.append("version", .int(record.version))
         object.append("created_at", .string(RFC3339.string(record.createdAt)))
         object.append("updated_at", .string(RFC3339.string(record.updatedAt)))
+        var status = JSONObject()
+        status.append("state", .string(record.paused ? "paused" : record.state?.status ?? "pending"))
+        status.append("since", record.state.map { .string(RFC3339.string($0.since)) } ?? .null)
+        status.append("last_status", record.state?.lastStatus.map { .string($0) } ?? .null)
+        status.append("last_latency_ms", record.state?.lastLatencyMilliseconds.map { .double($0) } ?? .null)
+        status.append("last_message", record.state?.lastMessage.map { .string($0) } ?? .null)
+        status.append("last_checked_at", record.state?.lastScheduledAt.map { .string(RFC3339.string($0)) } ?? .null)
+        object.append("status", .object(status))
         return .object(object)
     }
 }

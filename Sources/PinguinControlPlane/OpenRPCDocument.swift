@@ -122,6 +122,24 @@ public enum OpenRPCDocument {
                   "type": "string"
                 }
               }
+            },
+            "supervisors": {
+              "type": "array",
+              "items": {
+                "type": "object"
+              },
+              "description": "The supervisors' registrations as published in Redis, with heartbeat_at and their plugins."
+            },
+            "events": {
+              "type": "object",
+              "properties": {
+                "subscriptions": {
+                  "type": "integer"
+                },
+                "messages_received": {
+                  "type": "integer"
+                }
+              }
             }
           }
         }
@@ -143,12 +161,187 @@ public enum OpenRPCDocument {
               "storage": {
                 "engine": "postgresql-partitioning",
                 "note": "TimescaleDB is not installed on the server; results use native range partitioning"
+              },
+              "supervisors": [],
+              "events": {
+                "subscriptions": 0,
+                "messages_received": 0
               }
             }
           }
         }
       ],
       "x-scope": "read"
+    },
+    {
+      "name": "auth",
+      "summary": "Authenticate this connection with a token (the first call on TCP).",
+      "paramStructure": "by-name",
+      "x-scope": "none",
+      "params": [
+        {
+          "name": "token",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "The secret shown once by token.create."
+        }
+      ],
+      "result": {
+        "name": "identity",
+        "schema": {
+          "type": "object",
+          "properties": {
+            "token_id": {
+              "type": "integer"
+            },
+            "name": {
+              "type": "string"
+            },
+            "scope": {
+              "type": "string"
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/Unauthenticated"
+        },
+        {
+          "$ref": "#/components/errors/RateLimited"
+        }
+      ]
+    },
+    {
+      "name": "token.create",
+      "summary": "Create a token; its secret is in this answer and nowhere else, ever.",
+      "paramStructure": "by-name",
+      "x-scope": "admin",
+      "params": [
+        {
+          "name": "name",
+          "required": true,
+          "schema": {
+            "type": "string",
+            "maxLength": 200
+          }
+        },
+        {
+          "name": "scope",
+          "required": true,
+          "schema": {
+            "type": "string",
+            "enum": [
+              "read",
+              "write",
+              "admin"
+            ]
+          }
+        },
+        {
+          "name": "expires_at",
+          "schema": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      ],
+      "result": {
+        "name": "token",
+        "schema": {
+          "allOf": [
+            {
+              "$ref": "#/components/schemas/Token"
+            },
+            {
+              "type": "object",
+              "required": [
+                "token"
+              ],
+              "properties": {
+                "token": {
+                  "type": "string",
+                  "description": "The secret: pinguin_ and 43 base64url characters."
+                }
+              }
+            }
+          ]
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        },
+        {
+          "$ref": "#/components/errors/Forbidden"
+        }
+      ]
+    },
+    {
+      "name": "token.list",
+      "summary": "Every token (never the secrets).",
+      "paramStructure": "by-name",
+      "x-scope": "admin",
+      "params": [],
+      "result": {
+        "name": "tokens",
+        "schema": {
+          "type": "object",
+          "properties": {
+            "tokens": {
+              "type": "array",
+              "items": {
+                "$ref": "#/components/schemas/Token"
+              }
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/Forbidden"
+        }
+      ]
+    },
+    {
+      "name": "token.revoke",
+      "summary": "Revoke a token at once.",
+      "paramStructure": "by-name",
+      "x-scope": "admin",
+      "params": [
+        {
+          "name": "id",
+          "required": true,
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          }
+        }
+      ],
+      "result": {
+        "name": "revoked",
+        "schema": {
+          "type": "object",
+          "properties": {
+            "revoked": {
+              "type": "boolean"
+            },
+            "id": {
+              "type": "integer"
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/NotFound"
+        },
+        {
+          "$ref": "#/components/errors/Forbidden"
+        }
+      ]
     },
     {
       "name": "monitor.create",
@@ -256,6 +449,49 @@ public enum OpenRPCDocument {
             "maxItems": 100,
             "default": []
           }
+        },
+        {
+          "name": "locations",
+          "schema": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "maxItems": 20,
+            "default": []
+          },
+          "description": "Supervisor locations allowed to run it; empty means any."
+        },
+        {
+          "name": "description",
+          "schema": {
+            "type": "string",
+            "maxLength": 10000,
+            "default": ""
+          }
+        },
+        {
+          "name": "upside_down",
+          "schema": {
+            "type": "boolean",
+            "default": false
+          },
+          "description": "Down when the check succeeds, up when it fails."
+        },
+        {
+          "name": "enabled",
+          "schema": {
+            "type": "boolean",
+            "default": true
+          }
+        },
+        {
+          "name": "paused",
+          "schema": {
+            "type": "boolean",
+            "default": false
+          },
+          "description": "Create it paused."
         }
       ],
       "result": {
@@ -270,6 +506,12 @@ public enum OpenRPCDocument {
         },
         {
           "$ref": "#/components/errors/InvalidParams"
+        },
+        {
+          "$ref": "#/components/errors/UnknownKind"
+        },
+        {
+          "$ref": "#/components/errors/Unavailable"
         }
       ],
       "examples": [
@@ -318,12 +560,22 @@ public enum OpenRPCDocument {
               "description": "",
               "version": 1,
               "created_at": "2026-11-22T03:00:00.000Z",
-              "updated_at": "2026-11-22T03:00:00.000Z"
+              "updated_at": "2026-11-22T03:00:00.000Z",
+              "locations": [],
+              "status": {
+                "state": "pending",
+                "since": null,
+                "last_status": null,
+                "last_latency_ms": null,
+                "last_message": null,
+                "last_checked_at": null
+              }
             }
           }
         }
       ],
-      "x-scope": "write"
+      "x-scope": "write",
+      "description": "The config is checked against the JSON Schema that the plugin for the kind declared (see plugin.list); errors name the field (`config.timeout`), and data.violations lists every problem. Defaults the schema declares are filled in. With no supervisor running, kind and config cannot be checked: the monitor is created and the answer carries `warnings`."
     },
     {
       "name": "monitor.get",
@@ -390,6 +642,22 @@ public enum OpenRPCDocument {
             "maxLength": 200
           },
           "description": "Case-insensitive substring of name, target or description."
+        },
+        {
+          "name": "status",
+          "schema": {
+            "type": "string",
+            "enum": [
+              "up",
+              "down",
+              "degraded",
+              "pending",
+              "unknown",
+              "paused",
+              "maintenance"
+            ]
+          },
+          "description": "Only monitors in this state; paused matches paused monitors, any other state only monitors that are not paused."
         },
         {
           "name": "limit",
@@ -538,6 +806,278 @@ public enum OpenRPCDocument {
         },
         {
           "$ref": "#/components/errors/InvalidParams"
+        }
+      ],
+      "x-scope": "write"
+    },
+    {
+      "name": "monitor.update",
+      "summary": "Change some fields of a monitor; with version, only if nobody changed it since.",
+      "paramStructure": "by-name",
+      "x-scope": "write",
+      "params": [
+        {
+          "name": "id",
+          "required": true,
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          }
+        },
+        {
+          "name": "version",
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "description": "The version you read; the update fails with version_conflict if it moved on."
+        },
+        {
+          "name": "name",
+          "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200
+          },
+          "description": "Unique within the namespace."
+        },
+        {
+          "name": "target",
+          "schema": {
+            "type": "string",
+            "maxLength": 2048
+          },
+          "description": "What to check (URL, host:port, name, address)."
+        },
+        {
+          "name": "config",
+          "schema": {
+            "type": "object",
+            "default": {}
+          },
+          "description": "Kind-specific settings (validated against the plugin's schema once plugins publish it)."
+        },
+        {
+          "name": "interval_ms",
+          "schema": {
+            "type": "integer",
+            "minimum": 1000,
+            "maximum": 86400000,
+            "default": 60000
+          }
+        },
+        {
+          "name": "timeout_ms",
+          "schema": {
+            "type": "integer",
+            "minimum": 100,
+            "maximum": 86400000
+          },
+          "description": "At most interval_ms. Default: 10000 or the interval, whichever is smaller."
+        },
+        {
+          "name": "retry_interval_ms",
+          "schema": {
+            "type": "integer",
+            "minimum": 1000,
+            "maximum": 86400000
+          },
+          "description": "Interval of confirmation re-checks while failing. Default: a third of the interval, at least 1000."
+        },
+        {
+          "name": "failure_threshold",
+          "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 100,
+            "default": 3
+          },
+          "description": "Failures in a row before the monitor is down."
+        },
+        {
+          "name": "recovery_threshold",
+          "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 100,
+            "default": 1
+          },
+          "description": "Successes in a row before it is up again."
+        },
+        {
+          "name": "tags",
+          "schema": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "maxItems": 100,
+            "default": []
+          }
+        },
+        {
+          "name": "description",
+          "schema": {
+            "type": "string",
+            "maxLength": 10000
+          }
+        },
+        {
+          "name": "locations",
+          "schema": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "maxItems": 20,
+            "default": []
+          },
+          "description": "Supervisor locations allowed to run it; empty means any."
+        },
+        {
+          "name": "upside_down",
+          "schema": {
+            "type": "boolean",
+            "default": false
+          },
+          "description": "Down when the check succeeds, up when it fails."
+        },
+        {
+          "name": "enabled",
+          "schema": {
+            "type": "boolean",
+            "default": true
+          }
+        }
+      ],
+      "result": {
+        "name": "monitor",
+        "schema": {
+          "$ref": "#/components/schemas/Monitor"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/NotFound"
+        },
+        {
+          "$ref": "#/components/errors/Conflict"
+        },
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        },
+        {
+          "$ref": "#/components/errors/UnknownKind"
+        },
+        {
+          "$ref": "#/components/errors/Unavailable"
+        }
+      ]
+    },
+    {
+      "name": "monitor.run",
+      "summary": "Check a monitor now, and optionally wait for the result.",
+      "paramStructure": "by-name",
+      "description": "Queues a manual job on the jobs stream ({pinguin}:jobs, proto-docs/redis.md). A manual run stands for no slot: its result is returned and published as an event, but not stored, not counted in uptime and it does not move the schedule. Works on paused monitors too.",
+      "params": [
+        {
+          "name": "id",
+          "required": true,
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          }
+        },
+        {
+          "name": "wait",
+          "schema": {
+            "type": "boolean",
+            "default": false
+          },
+          "description": "Wait for the result (it comes back as an event from the ingester)."
+        },
+        {
+          "name": "timeout_ms",
+          "schema": {
+            "type": "integer",
+            "minimum": 100,
+            "maximum": 300000
+          },
+          "description": "How long to wait. Default: the monitor's timeout plus 5 s."
+        }
+      ],
+      "result": {
+        "name": "run",
+        "schema": {
+          "type": "object",
+          "required": [
+            "job_id",
+            "queued_at"
+          ],
+          "properties": {
+            "job_id": {
+              "type": "string"
+            },
+            "queued_at": {
+              "type": "string",
+              "format": "date-time"
+            },
+            "result": {
+              "$ref": "#/components/schemas/ResultEventData"
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/NotFound"
+        },
+        {
+          "$ref": "#/components/errors/Timeout"
+        },
+        {
+          "$ref": "#/components/errors/Unavailable"
+        },
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ],
+      "examples": [
+        {
+          "name": "run and wait",
+          "params": [
+            {
+              "name": "id",
+              "value": 1
+            },
+            {
+              "name": "wait",
+              "value": true
+            }
+          ],
+          "result": {
+            "name": "run",
+            "value": {
+              "job_id": "run:2b0c6a52-3f0e-4c55-9d59-0c1f2d1d3f7a",
+              "queued_at": "2026-11-22T03:00:00.000000Z",
+              "result": {
+                "status": "up",
+                "scheduled_at": "2026-11-22T03:00:00.000000Z",
+                "location": "default",
+                "latency_ms": 12.5,
+                "message": "200 OK",
+                "phases": {
+                  "connect": 0.3
+                },
+                "details": {
+                  "status_code": 200
+                },
+                "supervisor": "sv-1",
+                "job": "run:2b0c6a52-3f0e-4c55-9d59-0c1f2d1d3f7a",
+                "manual": true
+              }
+            }
+          }
         }
       ],
       "x-scope": "write"
@@ -873,142 +1413,125 @@ public enum OpenRPCDocument {
       "x-scope": "read"
     },
     {
-      "name": "auth",
-      "summary": "Authenticate this connection with a token (the first call on TCP).",
+      "name": "incident.list",
+      "summary": "Incidents matching all given filters, newest first (by start), a page at a time.",
       "paramStructure": "by-name",
-      "x-scope": "none",
       "params": [
         {
-          "name": "token",
-          "required": true,
+          "name": "monitor_id",
           "schema": {
-            "type": "string"
+            "type": "integer",
+            "minimum": 1
+          }
+        },
+        {
+          "name": "open",
+          "schema": {
+            "type": "boolean"
           },
-          "description": "The secret shown once by token.create."
-        }
-      ],
-      "result": {
-        "name": "identity",
-        "schema": {
-          "type": "object",
-          "properties": {
-            "token_id": {
-              "type": "integer"
-            },
-            "name": {
-              "type": "string"
-            },
-            "scope": {
-              "type": "string"
-            }
-          }
-        }
-      },
-      "errors": [
-        {
-          "$ref": "#/components/errors/Unauthenticated"
+          "description": "Only open (true) or only ended (false) incidents."
         },
         {
-          "$ref": "#/components/errors/RateLimited"
-        }
-      ]
-    },
-    {
-      "name": "token.create",
-      "summary": "Create a token; its secret is in this answer and nowhere else, ever.",
-      "paramStructure": "by-name",
-      "x-scope": "admin",
-      "params": [
-        {
-          "name": "name",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "maxLength": 200
-          }
-        },
-        {
-          "name": "scope",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "enum": [
-              "read",
-              "write",
-              "admin"
-            ]
-          }
-        },
-        {
-          "name": "expires_at",
+          "name": "since",
           "schema": {
             "type": "string",
             "format": "date-time"
+          },
+          "description": "Only incidents still going on at or after this time."
+        },
+        {
+          "name": "until",
+          "schema": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "description": "Only incidents that began before this time; after since."
+        },
+        {
+          "name": "limit",
+          "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1000,
+            "default": 100
           }
+        },
+        {
+          "name": "after",
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "description": "The previous page's next value (an error naming after if that incident was deleted since)."
         }
       ],
       "result": {
-        "name": "token",
+        "name": "page",
         "schema": {
-          "allOf": [
-            {
-              "$ref": "#/components/schemas/Token"
-            },
-            {
-              "type": "object",
-              "required": [
-                "token"
-              ],
-              "properties": {
-                "token": {
-                  "type": "string",
-                  "description": "The secret: pinguin_ and 43 base64url characters."
-                }
+          "type": "object",
+          "required": [
+            "incidents",
+            "next"
+          ],
+          "properties": {
+            "incidents": {
+              "type": "array",
+              "items": {
+                "$ref": "#/components/schemas/Incident"
               }
+            },
+            "next": {
+              "type": [
+                "integer",
+                "null"
+              ],
+              "description": "Pass as after for the next page; null on the last one."
             }
-          ]
+          }
         }
       },
       "errors": [
         {
           "$ref": "#/components/errors/InvalidParams"
-        },
-        {
-          "$ref": "#/components/errors/Forbidden"
         }
-      ]
-    },
-    {
-      "name": "token.list",
-      "summary": "Every token (never the secrets).",
-      "paramStructure": "by-name",
-      "x-scope": "admin",
-      "params": [],
-      "result": {
-        "name": "tokens",
-        "schema": {
-          "type": "object",
-          "properties": {
-            "tokens": {
-              "type": "array",
-              "items": {
-                "$ref": "#/components/schemas/Token"
-              }
+      ],
+      "examples": [
+        {
+          "name": "open incidents",
+          "params": [
+            {
+              "name": "open",
+              "value": true
+            }
+          ],
+          "result": {
+            "name": "page",
+            "value": {
+              "incidents": [
+                {
+                  "id": 42,
+                  "monitor_id": 1,
+                  "monitor_name": "homepage",
+                  "started_at": "2026-11-22T02:10:00.000000Z",
+                  "ended_at": null,
+                  "duration_ms": null,
+                  "first_message": "connection refused",
+                  "last_message": "HTTP 502",
+                  "failed_checks": 9,
+                  "caused_by": null
+                }
+              ],
+              "next": null
             }
           }
         }
-      },
-      "errors": [
-        {
-          "$ref": "#/components/errors/Forbidden"
-        }
-      ]
+      ],
+      "x-scope": "read"
     },
     {
-      "name": "token.revoke",
-      "summary": "Revoke a token at once.",
+      "name": "incident.get",
+      "summary": "One incident by id.",
       "paramStructure": "by-name",
-      "x-scope": "admin",
       "params": [
         {
           "name": "id",
@@ -1016,15 +1539,532 @@ public enum OpenRPCDocument {
           "schema": {
             "type": "integer",
             "minimum": 1
-          }
+          },
+          "description": "The incident's id."
         }
       ],
       "result": {
-        "name": "revoked",
+        "name": "incident",
+        "schema": {
+          "$ref": "#/components/schemas/Incident"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/NotFound"
+        },
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ],
+      "examples": [
+        {
+          "name": "by id",
+          "params": [
+            {
+              "name": "id",
+              "value": 42
+            }
+          ],
+          "result": {
+            "name": "incident",
+            "value": {
+              "id": 42,
+              "monitor_id": 1,
+              "monitor_name": "homepage",
+              "started_at": "2026-11-22T02:10:00.000000Z",
+              "ended_at": "2026-11-22T02:14:30.000000Z",
+              "duration_ms": 270000,
+              "first_message": "connection refused",
+              "last_message": "HTTP 502",
+              "failed_checks": 9,
+              "caused_by": null
+            }
+          }
+        }
+      ],
+      "x-scope": "read"
+    },
+    {
+      "name": "channel.create",
+      "summary": "Create a notification channel.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "name",
+          "required": true,
+          "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200
+          },
+          "description": "Unique within the namespace."
+        },
+        {
+          "name": "kind",
+          "required": true,
+          "schema": {
+            "type": "string",
+            "enum": [
+              "webhook",
+              "slack",
+              "discord",
+              "teams",
+              "telegram",
+              "ntfy",
+              "gotify",
+              "pagerduty",
+              "email",
+              "exec"
+            ]
+          }
+        },
+        {
+          "name": "config",
+          "schema": {
+            "type": "object",
+            "default": {}
+          },
+          "description": "Settings of the kind; unknown keys are refused (error field config.KEY). webhook: url (http/https, required), method (POST|PUT), headers (object of strings), template (string), hmac (boolean; needs secrets.hmac_secret). slack, discord, teams: webhook_url (https) — better given in secrets, as it is a credential; one place, not both. telegram: chat_id (integer, or @channel), with secrets.bot_token. ntfy: url (http/https), topic ([A-Za-z0-9_-]{1,64}), priority (1-5); optional secrets.token. gotify: url (http/https), with secrets.token. pagerduty: severity (critical|error|warning|info), with secrets.routing_key. email: smtp_url (smtp:// or smtps://), from, to (1-100 addresses), starttls (boolean, smtp:// only); optional secrets.username, secrets.password. exec: command (program by absolute path, then arguments; no shell), timeout_ms (100-600000); no secrets."
+        },
+        {
+          "name": "secrets",
+          "schema": {
+            "type": "object",
+            "additionalProperties": {
+              "type": "string",
+              "minLength": 1,
+              "maxLength": 10000
+            },
+            "default": {}
+          },
+          "description": "Credentials by name (strings). Stored, never returned, logged or audited: answers list only their names."
+        },
+        {
+          "name": "enabled",
+          "schema": {
+            "type": "boolean",
+            "default": true
+          }
+        },
+        {
+          "name": "namespace",
+          "schema": {
+            "type": "string",
+            "pattern": "^[a-z0-9][a-z0-9_.-]{0,62}$",
+            "default": "default"
+          }
+        },
+        {
+          "name": "monitor_ids",
+          "schema": {
+            "type": "array",
+            "items": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "maxItems": 1000
+          },
+          "description": "Monitors whose alerts go to this channel; each must exist (error field monitor_ids)."
+        }
+      ],
+      "result": {
+        "name": "channel",
+        "schema": {
+          "$ref": "#/components/schemas/Channel"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/Conflict"
+        },
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ],
+      "examples": [
+        {
+          "name": "telegram",
+          "params": [
+            {
+              "name": "name",
+              "value": "ops-telegram"
+            },
+            {
+              "name": "kind",
+              "value": "telegram"
+            },
+            {
+              "name": "config",
+              "value": {
+                "chat_id": -1001234567890
+              }
+            },
+            {
+              "name": "secrets",
+              "value": {
+                "bot_token": "123456789:AAH-example"
+              }
+            },
+            {
+              "name": "monitor_ids",
+              "value": [
+                1,
+                2
+              ]
+            }
+          ],
+          "result": {
+            "name": "channel",
+            "value": {
+              "id": 3,
+              "namespace": "default",
+              "name": "ops-telegram",
+              "kind": "telegram",
+              "config": {
+                "chat_id": -1001234567890
+              },
+              "secrets": [
+                "bot_token"
+              ],
+              "enabled": true,
+              "monitor_ids": [
+                1,
+                2
+              ],
+              "created_at": "2026-11-22T03:00:00.000000Z",
+              "updated_at": "2026-11-22T03:00:00.000000Z"
+            }
+          }
+        }
+      ],
+      "x-scope": "write"
+    },
+    {
+      "name": "channel.get",
+      "summary": "One notification channel by id (secret names only).",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "required": true,
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "description": "The channel's id."
+        }
+      ],
+      "result": {
+        "name": "channel",
+        "schema": {
+          "$ref": "#/components/schemas/Channel"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/NotFound"
+        },
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ],
+      "examples": [
+        {
+          "name": "by id",
+          "params": [
+            {
+              "name": "id",
+              "value": 3
+            }
+          ],
+          "result": {
+            "name": "channel",
+            "value": {
+              "id": 3,
+              "namespace": "default",
+              "name": "ops-telegram",
+              "kind": "telegram",
+              "config": {
+                "chat_id": -1001234567890
+              },
+              "secrets": [
+                "bot_token"
+              ],
+              "enabled": true,
+              "monitor_ids": [
+                1,
+                2
+              ],
+              "created_at": "2026-11-22T03:00:00.000000Z",
+              "updated_at": "2026-11-22T03:00:00.000000Z"
+            }
+          }
+        }
+      ],
+      "x-scope": "read"
+    },
+    {
+      "name": "channel.list",
+      "summary": "Notification channels matching all given filters, by id, a page at a time.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "namespace",
+          "schema": {
+            "type": "string"
+          }
+        },
+        {
+          "name": "kind",
+          "schema": {
+            "type": "string",
+            "enum": [
+              "webhook",
+              "slack",
+              "discord",
+              "teams",
+              "telegram",
+              "ntfy",
+              "gotify",
+              "pagerduty",
+              "email",
+              "exec"
+            ]
+          }
+        },
+        {
+          "name": "limit",
+          "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1000,
+            "default": 100
+          }
+        },
+        {
+          "name": "after",
+          "schema": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "description": "The previous page's next value."
+        }
+      ],
+      "result": {
+        "name": "page",
         "schema": {
           "type": "object",
+          "required": [
+            "channels",
+            "next"
+          ],
           "properties": {
-            "revoked": {
+            "channels": {
+              "type": "array",
+              "items": {
+                "$ref": "#/components/schemas/Channel"
+              }
+            },
+            "next": {
+              "type": [
+                "integer",
+                "null"
+              ],
+              "description": "Pass as after for the next page; null on the last one."
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ],
+      "examples": [
+        {
+          "name": "telegram channels",
+          "params": [
+            {
+              "name": "kind",
+              "value": "telegram"
+            }
+          ],
+          "result": {
+            "name": "page",
+            "value": {
+              "channels": [
+                {
+                  "id": 3,
+                  "namespace": "default",
+                  "name": "ops-telegram",
+                  "kind": "telegram",
+                  "config": {
+                    "chat_id": -1001234567890
+                  },
+                  "secrets": [
+                    "bot_token"
+                  ],
+                  "enabled": true,
+                  "monitor_ids": [
+                    1,
+                    2
+                  ],
+                  "created_at": "2026-11-22T03:00:00.000000Z",
+                  "updated_at": "2026-11-22T03:00:00.000000Z"
+                }
+              ],
+              "next": null
+            }
+          }
+        }
+      ],
+      "x-scope": "read"
+    },
+    {
+      "name": "channel.update",
+      "summary": "Change a notification channel; what is not given stays. The kind cannot change.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "required": true,
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "description": "The channel's id."
+        },
+        {
+          "name": "name",
+          "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200
+          }
+        },
+        {
+          "name": "config",
+          "schema": {
+            "type": "object"
+          },
+          "description": "Replaces the whole config; checked as in channel.create."
+        },
+        {
+          "name": "secrets",
+          "schema": {
+            "type": "object",
+            "additionalProperties": {
+              "type": [
+                "string",
+                "null"
+              ]
+            }
+          },
+          "description": "Merged into the stored secrets: a string sets a secret, null removes it. The result is checked against the kind."
+        },
+        {
+          "name": "enabled",
+          "schema": {
+            "type": "boolean"
+          }
+        },
+        {
+          "name": "monitor_ids",
+          "schema": {
+            "type": "array",
+            "items": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "maxItems": 1000
+          },
+          "description": "Replaces the set of linked monitors."
+        }
+      ],
+      "result": {
+        "name": "channel",
+        "schema": {
+          "$ref": "#/components/schemas/Channel"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/NotFound"
+        },
+        {
+          "$ref": "#/components/errors/Conflict"
+        },
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ],
+      "examples": [
+        {
+          "name": "rotate the token",
+          "params": [
+            {
+              "name": "id",
+              "value": 3
+            },
+            {
+              "name": "secrets",
+              "value": {
+                "bot_token": "987654321:AAH-rotated"
+              }
+            }
+          ],
+          "result": {
+            "name": "channel",
+            "value": {
+              "id": 3,
+              "namespace": "default",
+              "name": "ops-telegram",
+              "kind": "telegram",
+              "config": {
+                "chat_id": -1001234567890
+              },
+              "secrets": [
+                "bot_token"
+              ],
+              "enabled": true,
+              "monitor_ids": [
+                1,
+                2
+              ],
+              "created_at": "2026-11-22T03:00:00.000000Z",
+              "updated_at": "2026-11-22T03:00:00.000000Z"
+            }
+          }
+        }
+      ],
+      "x-scope": "write"
+    },
+    {
+      "name": "channel.delete",
+      "summary": "Delete a notification channel, its monitor links and its queued notifications.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "required": true,
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "description": "The channel's id."
+        }
+      ],
+      "result": {
+        "name": "deleted",
+        "schema": {
+          "type": "object",
+          "required": [
+            "deleted",
+            "id"
+          ],
+          "properties": {
+            "deleted": {
               "type": "boolean"
             },
             "id": {
@@ -1038,34 +2078,37 @@ public enum OpenRPCDocument {
           "$ref": "#/components/errors/NotFound"
         },
         {
-          "$ref": "#/components/errors/Forbidden"
+          "$ref": "#/components/errors/InvalidParams"
         }
-      ]
+      ],
+      "examples": [
+        {
+          "name": "by id",
+          "params": [
+            {
+              "name": "id",
+              "value": 3
+            }
+          ],
+          "result": {
+            "name": "deleted",
+            "value": {
+              "deleted": true,
+              "id": 3
+            }
+          }
+        }
+      ],
+      "x-scope": "write"
     },
     {
-      "name": "monitor.update",
-      "summary": "Change some fields of a monitor; with version, only if nobody changed it since.",
+      "name": "maintenance.create",
+      "summary": "Create a maintenance window: one-off (starts_at, ends_at) or recurring (cron, duration_ms).",
       "paramStructure": "by-name",
-      "x-scope": "write",
       "params": [
         {
-          "name": "id",
-          "required": true,
-          "schema": {
-            "type": "integer",
-            "minimum": 1
-          }
-        },
-        {
-          "name": "version",
-          "schema": {
-            "type": "integer",
-            "minimum": 1
-          },
-          "description": "The version you read; the update fails with version_conflict if it moved on."
-        },
-        {
           "name": "name",
+          "required": true,
           "schema": {
             "type": "string",
             "minLength": 1,
@@ -1074,67 +2117,74 @@ public enum OpenRPCDocument {
           "description": "Unique within the namespace."
         },
         {
-          "name": "target",
+          "name": "description",
           "schema": {
             "type": "string",
-            "maxLength": 2048
-          },
-          "description": "What to check (URL, host:port, name, address)."
-        },
-        {
-          "name": "config",
-          "schema": {
-            "type": "object",
-            "default": {}
-          },
-          "description": "Kind-specific settings (validated against the plugin's schema once plugins publish it)."
-        },
-        {
-          "name": "interval_ms",
-          "schema": {
-            "type": "integer",
-            "minimum": 1000,
-            "maximum": 86400000,
-            "default": 60000
+            "maxLength": 10000,
+            "default": ""
           }
         },
         {
-          "name": "timeout_ms",
+          "name": "namespace",
           "schema": {
-            "type": "integer",
-            "minimum": 100,
-            "maximum": 86400000
-          },
-          "description": "At most interval_ms. Default: 10000 or the interval, whichever is smaller."
+            "type": "string",
+            "pattern": "^[a-z0-9][a-z0-9_.-]{0,62}$",
+            "default": "default"
+          }
         },
         {
-          "name": "retry_interval_ms",
+          "name": "starts_at",
           "schema": {
-            "type": "integer",
-            "minimum": 1000,
-            "maximum": 86400000
+            "type": "string",
+            "format": "date-time"
           },
-          "description": "Interval of confirmation re-checks while failing. Default: a third of the interval, at least 1000."
+          "description": "One-off window start (RFC 3339). Default: now."
         },
         {
-          "name": "failure_threshold",
+          "name": "ends_at",
           "schema": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": 100,
-            "default": 3
+            "type": "string",
+            "format": "date-time"
           },
-          "description": "Failures in a row before the monitor is down."
+          "description": "One-off window end (RFC 3339), after starts_at."
         },
         {
-          "name": "recovery_threshold",
+          "name": "cron",
+          "schema": {
+            "type": "string",
+            "maxLength": 200
+          },
+          "description": "Recurring start times: 5 fields (minute hour day-of-month month day-of-week) with *, ranges, lists, steps (*/15, 0-30/5, 5/15), JAN-DEC and SUN-SAT names, 7 for Sunday, and @yearly @monthly @weekly @daily @hourly. Read in timezone; a time skipped by a daylight-saving change happens after the jump, a repeated time only the first time. With duration_ms; not with starts_at/ends_at."
+        },
+        {
+          "name": "duration_ms",
           "schema": {
             "type": "integer",
-            "minimum": 1,
-            "maximum": 100,
-            "default": 1
+            "minimum": 60000,
+            "maximum": 31708800000
           },
-          "description": "Successes in a row before it is up again."
+          "description": "How long each recurring window lasts; only with cron."
+        },
+        {
+          "name": "timezone",
+          "schema": {
+            "type": "string",
+            "maxLength": 64,
+            "default": "UTC"
+          },
+          "description": "IANA time zone name in which cron is read, e.g. Europe/Berlin."
+        },
+        {
+          "name": "monitor_ids",
+          "schema": {
+            "type": "array",
+            "items": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "maxItems": 1000
+          },
+          "description": "Monitors the window covers; each must exist. monitor_ids or tags (or both) must be non-empty."
         },
         {
           "name": "tags",
@@ -1143,8 +2193,336 @@ public enum OpenRPCDocument {
             "items": {
               "type": "string"
             },
-            "maxItems": 100,
-            "default": []
+            "maxItems": 100
+          },
+          "description": "The window also covers every monitor carrying one of these tags."
+        },
+        {
+          "name": "enabled",
+          "schema": {
+            "type": "boolean",
+            "default": true
+          }
+        }
+      ],
+      "result": {
+        "name": "window",
+        "schema": {
+          "$ref": "#/components/schemas/MaintenanceWindow"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/Conflict"
+        },
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ],
+      "examples": [
+        {
+          "name": "weekly",
+          "params": [
+            {
+              "name": "name",
+              "value": "sunday-patching"
+            },
+            {
+              "name": "description",
+              "value": "OS updates"
+            },
+            {
+              "name": "cron",
+              "value": "0 2 * * SUN"
+            },
+            {
+              "name": "duration_ms",
+              "value": 7200000
+            },
+            {
+              "name": "timezone",
+              "value": "Europe/Berlin"
+            },
+            {
+              "name": "tags",
+              "value": [
+                "prod"
+              ]
+            }
+          ],
+          "result": {
+            "name": "window",
+            "value": {
+              "id": 5,
+              "namespace": "default",
+              "name": "sunday-patching",
+              "description": "OS updates",
+              "starts_at": null,
+              "ends_at": null,
+              "cron": "0 2 * * SUN",
+              "duration_ms": 7200000,
+              "timezone": "Europe/Berlin",
+              "monitor_ids": [],
+              "tags": [
+                "prod"
+              ],
+              "enabled": true,
+              "active_now": false,
+              "next_start": "2026-11-29T01:00:00.000000Z",
+              "created_at": "2026-11-22T03:00:00.000000Z",
+              "updated_at": "2026-11-22T03:00:00.000000Z"
+            }
+          }
+        },
+        {
+          "name": "one-off",
+          "params": [
+            {
+              "name": "name",
+              "value": "db-migration"
+            },
+            {
+              "name": "starts_at",
+              "value": "2026-11-23T22:00:00Z"
+            },
+            {
+              "name": "ends_at",
+              "value": "2026-11-23T23:30:00Z"
+            },
+            {
+              "name": "monitor_ids",
+              "value": [
+                1
+              ]
+            }
+          ],
+          "result": {
+            "name": "window",
+            "value": {
+              "id": 6,
+              "namespace": "default",
+              "name": "db-migration",
+              "description": "",
+              "starts_at": "2026-11-23T22:00:00.000000Z",
+              "ends_at": "2026-11-23T23:30:00.000000Z",
+              "cron": null,
+              "duration_ms": null,
+              "timezone": "UTC",
+              "monitor_ids": [
+                1
+              ],
+              "tags": [],
+              "enabled": true,
+              "active_now": false,
+              "next_start": "2026-11-23T22:00:00.000000Z",
+              "created_at": "2026-11-22T03:00:00.000000Z",
+              "updated_at": "2026-11-22T03:00:00.000000Z"
+            }
+          }
+        }
+      ],
+      "x-scope": "write"
+    },
+    {
+      "name": "maintenance.get",
+      "summary": "One maintenance window by id, with whether it is active now and when it next starts.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "required": true,
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "description": "The window's id."
+        }
+      ],
+      "result": {
+        "name": "window",
+        "schema": {
+          "$ref": "#/components/schemas/MaintenanceWindow"
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/NotFound"
+        },
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ],
+      "examples": [
+        {
+          "name": "by id",
+          "params": [
+            {
+              "name": "id",
+              "value": 5
+            }
+          ],
+          "result": {
+            "name": "window",
+            "value": {
+              "id": 5,
+              "namespace": "default",
+              "name": "sunday-patching",
+              "description": "OS updates",
+              "starts_at": null,
+              "ends_at": null,
+              "cron": "0 2 * * SUN",
+              "duration_ms": 7200000,
+              "timezone": "Europe/Berlin",
+              "monitor_ids": [],
+              "tags": [
+                "prod"
+              ],
+              "enabled": true,
+              "active_now": false,
+              "next_start": "2026-11-29T01:00:00.000000Z",
+              "created_at": "2026-11-22T03:00:00.000000Z",
+              "updated_at": "2026-11-22T03:00:00.000000Z"
+            }
+          }
+        }
+      ],
+      "x-scope": "read"
+    },
+    {
+      "name": "maintenance.list",
+      "summary": "Maintenance windows matching all given filters, by id, a page at a time.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "namespace",
+          "schema": {
+            "type": "string"
+          }
+        },
+        {
+          "name": "active",
+          "schema": {
+            "type": "boolean"
+          },
+          "description": "Only windows in effect now (true) or not (false)."
+        },
+        {
+          "name": "monitor_id",
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "description": "Only windows covering this monitor, by id or by one of its tags."
+        },
+        {
+          "name": "limit",
+          "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1000,
+            "default": 100
+          }
+        },
+        {
+          "name": "after",
+          "schema": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "description": "The previous page's next value."
+        }
+      ],
+      "result": {
+        "name": "page",
+        "schema": {
+          "type": "object",
+          "required": [
+            "windows",
+            "next"
+          ],
+          "properties": {
+            "windows": {
+              "type": "array",
+              "items": {
+                "$ref": "#/components/schemas/MaintenanceWindow"
+              }
+            },
+            "next": {
+              "type": [
+                "integer",
+                "null"
+              ],
+              "description": "Pass as after for the next page; null on the last one."
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ],
+      "examples": [
+        {
+          "name": "covering monitor 1",
+          "params": [
+            {
+              "name": "monitor_id",
+              "value": 1
+            }
+          ],
+          "result": {
+            "name": "page",
+            "value": {
+              "windows": [
+                {
+                  "id": 5,
+                  "namespace": "default",
+                  "name": "sunday-patching",
+                  "description": "OS updates",
+                  "starts_at": null,
+                  "ends_at": null,
+                  "cron": "0 2 * * SUN",
+                  "duration_ms": 7200000,
+                  "timezone": "Europe/Berlin",
+                  "monitor_ids": [],
+                  "tags": [
+                    "prod"
+                  ],
+                  "enabled": true,
+                  "active_now": false,
+                  "next_start": "2026-11-29T01:00:00.000000Z",
+                  "created_at": "2026-11-22T03:00:00.000000Z",
+                  "updated_at": "2026-11-22T03:00:00.000000Z"
+                }
+              ],
+              "next": null
+            }
+          }
+        }
+      ],
+      "x-scope": "read"
+    },
+    {
+      "name": "maintenance.update",
+      "summary": "Change a maintenance window; what is not given stays. Giving cron makes it recurring, giving starts_at/ends_at makes it one-off.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "required": true,
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "description": "The window's id."
+        },
+        {
+          "name": "name",
+          "schema": {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 200
           }
         },
         {
@@ -1153,12 +2531,83 @@ public enum OpenRPCDocument {
             "type": "string",
             "maxLength": 10000
           }
+        },
+        {
+          "name": "starts_at",
+          "schema": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "description": "One-off window start (RFC 3339). Default: now."
+        },
+        {
+          "name": "ends_at",
+          "schema": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "description": "One-off window end (RFC 3339), after starts_at."
+        },
+        {
+          "name": "cron",
+          "schema": {
+            "type": "string",
+            "maxLength": 200
+          },
+          "description": "Recurring start times: 5 fields (minute hour day-of-month month day-of-week) with *, ranges, lists, steps (*/15, 0-30/5, 5/15), JAN-DEC and SUN-SAT names, 7 for Sunday, and @yearly @monthly @weekly @daily @hourly. Read in timezone; a time skipped by a daylight-saving change happens after the jump, a repeated time only the first time. With duration_ms; not with starts_at/ends_at."
+        },
+        {
+          "name": "duration_ms",
+          "schema": {
+            "type": "integer",
+            "minimum": 60000,
+            "maximum": 31708800000
+          },
+          "description": "How long each recurring window lasts; only with cron."
+        },
+        {
+          "name": "timezone",
+          "schema": {
+            "type": "string",
+            "maxLength": 64,
+            "default": "UTC"
+          },
+          "description": "IANA time zone name in which cron is read, e.g. Europe/Berlin."
+        },
+        {
+          "name": "monitor_ids",
+          "schema": {
+            "type": "array",
+            "items": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "maxItems": 1000
+          },
+          "description": "Replaces the monitors the window covers."
+        },
+        {
+          "name": "tags",
+          "schema": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "maxItems": 100
+          },
+          "description": "Replaces the tags."
+        },
+        {
+          "name": "enabled",
+          "schema": {
+            "type": "boolean"
+          }
         }
       ],
       "result": {
-        "name": "monitor",
+        "name": "window",
         "schema": {
-          "$ref": "#/components/schemas/Monitor"
+          "$ref": "#/components/schemas/MaintenanceWindow"
         }
       },
       "errors": [
@@ -1171,7 +2620,384 @@ public enum OpenRPCDocument {
         {
           "$ref": "#/components/errors/InvalidParams"
         }
-      ]
+      ],
+      "examples": [
+        {
+          "name": "disable",
+          "params": [
+            {
+              "name": "id",
+              "value": 5
+            },
+            {
+              "name": "enabled",
+              "value": false
+            }
+          ],
+          "result": {
+            "name": "window",
+            "value": {
+              "id": 5,
+              "namespace": "default",
+              "name": "sunday-patching",
+              "description": "OS updates",
+              "starts_at": null,
+              "ends_at": null,
+              "cron": "0 2 * * SUN",
+              "duration_ms": 7200000,
+              "timezone": "Europe/Berlin",
+              "monitor_ids": [],
+              "tags": [
+                "prod"
+              ],
+              "enabled": false,
+              "active_now": false,
+              "next_start": null,
+              "created_at": "2026-11-22T03:00:00.000000Z",
+              "updated_at": "2026-11-22T03:00:00.000000Z"
+            }
+          }
+        }
+      ],
+      "x-scope": "write"
+    },
+    {
+      "name": "maintenance.delete",
+      "summary": "Delete a maintenance window.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "required": true,
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "description": "The window's id."
+        }
+      ],
+      "result": {
+        "name": "deleted",
+        "schema": {
+          "type": "object",
+          "required": [
+            "deleted",
+            "id"
+          ],
+          "properties": {
+            "deleted": {
+              "type": "boolean"
+            },
+            "id": {
+              "type": "integer"
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/NotFound"
+        },
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ],
+      "examples": [
+        {
+          "name": "by id",
+          "params": [
+            {
+              "name": "id",
+              "value": 5
+            }
+          ],
+          "result": {
+            "name": "deleted",
+            "value": {
+              "deleted": true,
+              "id": 5
+            }
+          }
+        }
+      ],
+      "x-scope": "write"
+    },
+    {
+      "name": "plugin.list",
+      "summary": "Checker kinds the running supervisors offer, with their config schemas.",
+      "paramStructure": "by-name",
+      "description": "Read from the supervisors' registrations in Redis ({pinguin}:supervisors); a registration without a heartbeat for 30 s is left out. The built-in kind push needs no plugin.",
+      "params": [],
+      "result": {
+        "name": "plugins",
+        "schema": {
+          "type": "object",
+          "required": [
+            "plugins"
+          ],
+          "properties": {
+            "plugins": {
+              "type": "array",
+              "items": {
+                "type": "object",
+                "required": [
+                  "kind",
+                  "plugin",
+                  "version",
+                  "protocol",
+                  "max_concurrency",
+                  "description",
+                  "config_schema",
+                  "target_schema",
+                  "supervisors"
+                ],
+                "properties": {
+                  "kind": {
+                    "type": "string"
+                  },
+                  "plugin": {
+                    "type": "string"
+                  },
+                  "version": {
+                    "type": "string"
+                  },
+                  "protocol": {
+                    "type": "string"
+                  },
+                  "max_concurrency": {
+                    "type": [
+                      "integer",
+                      "null"
+                    ]
+                  },
+                  "description": {
+                    "type": "string"
+                  },
+                  "config_schema": {
+                    "type": "object"
+                  },
+                  "target_schema": {
+                    "type": [
+                      "object",
+                      "null"
+                    ]
+                  },
+                  "supervisors": {
+                    "type": "array",
+                    "items": {
+                      "type": "string"
+                    }
+                  },
+                  "schema_error": {
+                    "type": "string"
+                  }
+                }
+              }
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/Unavailable"
+        }
+      ],
+      "examples": [
+        {
+          "name": "push only",
+          "params": [],
+          "result": {
+            "name": "plugins",
+            "value": {
+              "plugins": [
+                {
+                  "kind": "push",
+                  "plugin": "pinguind",
+                  "version": "0.1.0-dev",
+                  "protocol": "",
+                  "max_concurrency": null,
+                  "description": "a dead-man's switch: jobs report in with monitor.push",
+                  "config_schema": {
+                    "type": "object"
+                  },
+                  "target_schema": null,
+                  "supervisors": []
+                }
+              ]
+            }
+          }
+        }
+      ],
+      "x-scope": "read"
+    },
+    {
+      "name": "events.subscribe",
+      "summary": "Receive live events on this connection.",
+      "paramStructure": "by-name",
+      "description": "Events arrive as notifications: `events.event` with params {subscription, seq, type, monitor_id, at, data}, and `events.overflow` with {subscription, reason (slow_subscriber, redis_reconnected, hub_overflow), dropped}. seq counts every event the subscription matched, delivered or dropped, so a gap is always explained by an overflow notice. The answer is written before the first event. See proto-docs/events.md.",
+      "params": [
+        {
+          "name": "types",
+          "schema": {
+            "type": "array",
+            "items": {
+              "type": "string",
+              "enum": [
+                "result",
+                "status",
+                "incident"
+              ]
+            },
+            "maxItems": 10
+          },
+          "description": "Event types; default all."
+        },
+        {
+          "name": "monitor_ids",
+          "schema": {
+            "type": "array",
+            "items": {
+              "type": "integer"
+            },
+            "maxItems": 10000
+          },
+          "description": "Only events of these monitors; default all."
+        },
+        {
+          "name": "statuses",
+          "schema": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "maxItems": 20
+          },
+          "description": "Only events whose data.status is one of these."
+        }
+      ],
+      "result": {
+        "name": "subscription",
+        "schema": {
+          "type": "object",
+          "required": [
+            "subscription",
+            "types",
+            "buffer"
+          ],
+          "properties": {
+            "subscription": {
+              "type": "string"
+            },
+            "types": {
+              "type": "array",
+              "items": {
+                "type": "string"
+              }
+            },
+            "buffer": {
+              "type": "integer",
+              "description": "Events buffered for this subscription before the oldest are dropped."
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        },
+        {
+          "$ref": "#/components/errors/LimitExceeded"
+        },
+        {
+          "$ref": "#/components/errors/Unsupported"
+        }
+      ],
+      "examples": [
+        {
+          "name": "results of one monitor",
+          "params": [
+            {
+              "name": "types",
+              "value": [
+                "result"
+              ]
+            },
+            {
+              "name": "monitor_ids",
+              "value": [
+                1
+              ]
+            }
+          ],
+          "result": {
+            "name": "subscription",
+            "value": {
+              "subscription": "s1",
+              "types": [
+                "result"
+              ],
+              "buffer": 1000
+            }
+          }
+        }
+      ],
+      "x-scope": "read"
+    },
+    {
+      "name": "events.unsubscribe",
+      "summary": "End a subscription of this connection.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "subscription",
+          "required": true,
+          "schema": {
+            "type": "string"
+          }
+        }
+      ],
+      "result": {
+        "name": "unsubscribed",
+        "schema": {
+          "type": "object",
+          "required": [
+            "unsubscribed",
+            "subscription"
+          ],
+          "properties": {
+            "unsubscribed": {
+              "const": true
+            },
+            "subscription": {
+              "type": "string"
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/NotFound"
+        }
+      ],
+      "examples": [
+        {
+          "name": "unsubscribe",
+          "params": [
+            {
+              "name": "subscription",
+              "value": "s1"
+            }
+          ],
+          "result": {
+            "name": "unsubscribed",
+            "value": {
+              "unsubscribed": true,
+              "subscription": "s1"
+            }
+          }
+        }
+      ],
+      "x-scope": "read"
     }
   ],
   "components": {
@@ -1263,6 +3089,43 @@ public enum OpenRPCDocument {
           "kind": "rate_limited",
           "retry_after_ms": 1000
         }
+      },
+      "Unavailable": {
+        "code": -32010,
+        "message": "Redis is unreachable",
+        "data": {
+          "kind": "unavailable"
+        }
+      },
+      "UnknownKind": {
+        "code": -32602,
+        "message": "Invalid params: no running checker plugin offers that kind",
+        "data": {
+          "kind": "unknown_kind",
+          "field": "kind"
+        }
+      },
+      "Timeout": {
+        "code": 1008,
+        "message": "no result in time; the job stays queued",
+        "data": {
+          "kind": "timeout",
+          "job_id": "run:…"
+        }
+      },
+      "LimitExceeded": {
+        "code": -32005,
+        "message": "too many subscriptions on this connection",
+        "data": {
+          "kind": "limit_exceeded"
+        }
+      },
+      "Unsupported": {
+        "code": -32004,
+        "message": "not possible here",
+        "data": {
+          "kind": "unsupported"
+        }
       }
     },
     "schemas": {
@@ -1287,7 +3150,9 @@ public enum OpenRPCDocument {
           "description",
           "version",
           "created_at",
-          "updated_at"
+          "updated_at",
+          "locations",
+          "status"
         ],
         "properties": {
           "id": {
@@ -1352,6 +3217,78 @@ public enum OpenRPCDocument {
           "updated_at": {
             "type": "string",
             "format": "date-time"
+          },
+          "locations": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "Supervisor locations allowed to run it; empty means any."
+          },
+          "status": {
+            "type": "object",
+            "description": "The current state as the status engine decided it.",
+            "required": [
+              "state",
+              "since",
+              "last_status",
+              "last_latency_ms",
+              "last_message",
+              "last_checked_at"
+            ],
+            "properties": {
+              "state": {
+                "type": "string",
+                "enum": [
+                  "up",
+                  "down",
+                  "degraded",
+                  "pending",
+                  "unknown",
+                  "paused",
+                  "maintenance"
+                ]
+              },
+              "since": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "format": "date-time"
+              },
+              "last_status": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "last_latency_ms": {
+                "type": [
+                  "number",
+                  "null"
+                ]
+              },
+              "last_message": {
+                "type": [
+                  "string",
+                  "null"
+                ]
+              },
+              "last_checked_at": {
+                "type": [
+                  "string",
+                  "null"
+                ],
+                "format": "date-time"
+              }
+            }
+          },
+          "warnings": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "Only in answers to create and update, when something was accepted unchecked (no supervisor running)."
           }
         }
       },
@@ -1478,6 +3415,296 @@ public enum OpenRPCDocument {
               "string",
               "null"
             ]
+          }
+        }
+      },
+      "ResultEventData": {
+        "type": "object",
+        "description": "A check result as events carry it.",
+        "required": [
+          "status",
+          "scheduled_at",
+          "location",
+          "latency_ms",
+          "message",
+          "phases",
+          "details",
+          "supervisor",
+          "job",
+          "manual"
+        ],
+        "properties": {
+          "status": {
+            "type": "string"
+          },
+          "scheduled_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "location": {
+            "type": "string"
+          },
+          "latency_ms": {
+            "type": [
+              "number",
+              "null"
+            ]
+          },
+          "message": {
+            "type": "string"
+          },
+          "phases": {
+            "type": "object"
+          },
+          "details": {
+            "type": "object"
+          },
+          "supervisor": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "job": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "manual": {
+            "type": "boolean"
+          }
+        }
+      },
+      "Channel": {
+        "type": "object",
+        "required": [
+          "id",
+          "namespace",
+          "name",
+          "kind",
+          "config",
+          "secrets",
+          "enabled",
+          "monitor_ids",
+          "created_at",
+          "updated_at"
+        ],
+        "properties": {
+          "id": {
+            "type": "integer"
+          },
+          "namespace": {
+            "type": "string"
+          },
+          "name": {
+            "type": "string"
+          },
+          "kind": {
+            "type": "string",
+            "enum": [
+              "webhook",
+              "slack",
+              "discord",
+              "teams",
+              "telegram",
+              "ntfy",
+              "gotify",
+              "pagerduty",
+              "email",
+              "exec"
+            ]
+          },
+          "config": {
+            "type": "object"
+          },
+          "secrets": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            },
+            "description": "The names of the stored secrets; their values are never shown."
+          },
+          "enabled": {
+            "type": "boolean"
+          },
+          "monitor_ids": {
+            "type": "array",
+            "items": {
+              "type": "integer"
+            }
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "updated_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "MaintenanceWindow": {
+        "type": "object",
+        "required": [
+          "id",
+          "namespace",
+          "name",
+          "description",
+          "starts_at",
+          "ends_at",
+          "cron",
+          "duration_ms",
+          "timezone",
+          "monitor_ids",
+          "tags",
+          "enabled",
+          "active_now",
+          "next_start",
+          "created_at",
+          "updated_at"
+        ],
+        "properties": {
+          "id": {
+            "type": "integer"
+          },
+          "namespace": {
+            "type": "string"
+          },
+          "name": {
+            "type": "string"
+          },
+          "description": {
+            "type": "string"
+          },
+          "starts_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time",
+            "description": "One-off windows only."
+          },
+          "ends_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time",
+            "description": "One-off windows only."
+          },
+          "cron": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "Recurring windows only."
+          },
+          "duration_ms": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "description": "Recurring windows only."
+          },
+          "timezone": {
+            "type": "string"
+          },
+          "monitor_ids": {
+            "type": "array",
+            "items": {
+              "type": "integer"
+            }
+          },
+          "tags": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "enabled": {
+            "type": "boolean"
+          },
+          "active_now": {
+            "type": "boolean",
+            "description": "Enabled and in effect at the time of the answer."
+          },
+          "next_start": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time",
+            "description": "When the window next begins: the next cron occurrence, or starts_at while in the future; null when disabled or never."
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "updated_at": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      },
+      "Incident": {
+        "type": "object",
+        "required": [
+          "id",
+          "monitor_id",
+          "monitor_name",
+          "started_at",
+          "ended_at",
+          "duration_ms",
+          "first_message",
+          "last_message",
+          "failed_checks",
+          "caused_by"
+        ],
+        "properties": {
+          "id": {
+            "type": "integer"
+          },
+          "monitor_id": {
+            "type": "integer"
+          },
+          "monitor_name": {
+            "type": "string"
+          },
+          "started_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "ended_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time",
+            "description": "null while open."
+          },
+          "duration_ms": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "description": "null while open."
+          },
+          "first_message": {
+            "type": "string"
+          },
+          "last_message": {
+            "type": "string"
+          },
+          "failed_checks": {
+            "type": "integer"
+          },
+          "caused_by": {
+            "type": [
+              "integer",
+              "null"
+            ],
+            "description": "The incident (of another monitor) this one is attributed to."
           }
         }
       }

@@ -14,7 +14,9 @@ import Synchronization
 /// deletes the entries only after that transaction committed. If PostgreSQL is down the batch is
 /// retried with backoff and everything else waits in Redis; entries left pending by an ingester
 /// that died are claimed by another after ``Configuration/claimIdle``. A malformed entry is stored
-/// in `results_rejected` with the reason, never dropped silently.
+/// in `results_rejected` with the reason, never dropped silently. After each commit the batch is
+/// published as `result` events (``EventPublisher``); results of manual runs (`monitor.run`) are
+/// only published, not stored, since they stand for no slot.
 public final class Ingester: Service, Sendable {
     public struct Configuration: Sendable {
         /// The results stream. Default `{pinguin}:results` (see proto-docs/redis.md).
@@ -49,6 +51,8 @@ public final class Ingester: Service, Sendable {
         public var batches = 0
         public var failedAttempts = 0
         public var claimed = 0
+        /// Results of manual runs, published but not stored.
+        public var manual = 0
     }
 
     public let configuration: Configuration
@@ -56,6 +60,7 @@ public final class Ingester: Service, Sendable {
     private let storage: any ResultStorage
     private let rejects: RejectedResultStore
     private let logger: Logger
+    private let publisher: EventPublisher
     private let totals = Mutex(Statistics())
 
     public init(configuration: Configuration, redis: RedisClient, storage: any ResultStorage, rejects: RejectedResultStore, logger: Logger) {
@@ -64,6 +69,7 @@ public final class Ingester: Service, Sendable {
         self.storage = storage
         self.rejects = rejects
         self.logger = logger
+        publisher = EventPublisher(redis: redis)
     }
 
     public var statistics: Statistics { totals.withLock { $0 } }
@@ -137,9 +143,11 @@ public final class Ingester: Service, Sendable {
                 if !rejected.isEmpty {
                     try await rejects.store(rejected)
                 }
-                let outcome = try await storage.write(valid)
+                let outcome = try await storage.write(valid.filter { !$0.manual })
                 try await acknowledge(entries.map(\.id))
+                let manual = valid.count { $0.manual }
                 totals.withLock { totals in
+                    totals.manual += manual
                     totals.inserted += outcome.inserted
                     totals.duplicates += outcome.duplicates
                     totals.orphans += outcome.orphans
@@ -150,6 +158,12 @@ public final class Ingester: Service, Sendable {
                     logger.warning("rejected malformed results", metadata: [
                         "ingester.rejected": "\(rejected.count)", "ingester.first_reason": "\(rejected[0].reason)",
                     ])
+                }
+                do {
+                    try await publisher.publish(results: valid)
+                } catch {
+                    // Events are a live view, not a record: the results are stored.
+                    logger.warning("publishing result events failed", metadata: ["error": "\(error)"])
                 }
                 return
             } catch {

@@ -18,6 +18,8 @@ extension CheckResult {
         public static let phases = "phases"
         public static let details = "details"
         public static let supervisor = "supervisor"
+        public static let job = "job"
+        public static let manual = "manual"
     }
 
     /// Longest accepted message, in bytes; longer ones are cut (at a character boundary).
@@ -41,6 +43,8 @@ extension CheckResult {
         if let finishedAt { fields.append((StreamField.finished, String(finishedAt.unixMicroseconds))) }
         if let latencyMilliseconds { fields.append((StreamField.latency, String(latencyMilliseconds))) }
         if let supervisor { fields.append((StreamField.supervisor, supervisor)) }
+        if let job { fields.append((StreamField.job, job)) }
+        if manual { fields.append((StreamField.manual, "1")) }
         return fields
     }
 
@@ -117,6 +121,15 @@ extension CheckResult {
         phases = try json(StreamField.phases)
         details = try json(StreamField.details)
         supervisor = try fields[StreamField.supervisor].map { bytes throws(CheckResultError) in try text(StreamField.supervisor, bytes) }
+        job = try fields[StreamField.job].map { bytes throws(CheckResultError) in try text(StreamField.job, bytes) }
+        if let job, job.isEmpty || job.utf8.count > 200 {
+            throw CheckResultError(field: StreamField.job, reason: "must be 1 to 200 bytes")
+        }
+        switch fields[StreamField.manual].map({ String(decoding: $0, as: UTF8.self) }) {
+        case nil, "0": manual = false
+        case "1": manual = true
+        case let other?: throw CheckResultError(field: StreamField.manual, reason: "must be 0 or 1, not \"\(other)\"")
+        }
     }
 }
 

@@ -27,11 +27,17 @@ public struct CheckResult: Sendable, Hashable {
     public var details: String
     /// The supervisor that ran the check, if one did.
     public var supervisor: String?
+    /// The job this result answers (from the jobs stream), if the supervisor passed it on.
+    public var job: String?
+    /// True for a check run on demand (`monitor.run`): it stands for no slot, so it is published
+    /// as an event but neither stored nor counted in uptime.
+    public var manual: Bool
 
     public init(
         monitorID: Int64, scheduledAt: Date, location: String = "default", status: CheckStatus,
         slotMilliseconds: Int32, startedAt: Date? = nil, finishedAt: Date? = nil, latencyMilliseconds: Double? = nil,
-        message: String = "", phases: String = "{}", details: String = "{}", supervisor: String? = nil
+        message: String = "", phases: String = "{}", details: String = "{}", supervisor: String? = nil,
+        job: String? = nil, manual: Bool = false
     ) {
         self.monitorID = monitorID
         self.scheduledAt = scheduledAt
@@ -45,6 +51,8 @@ public struct CheckResult: Sendable, Hashable {
         self.phases = phases
         self.details = details
         self.supervisor = supervisor
+        self.job = job
+        self.manual = manual
     }
 }
 

@@ -15,6 +15,11 @@ public struct MonitorDraft: Sendable, Hashable {
     public var failureThreshold: Int32 = 3
     public var recoveryThreshold: Int32 = 1
     public var tags: [String] = []
+    public var locations: [String] = []
+    public var description = ""
+    public var upsideDown = false
+    public var enabled = true
+    public var paused = false
 
     public init(name: String, kind: String, target: String) {
         self.name = name
@@ -66,6 +71,19 @@ public struct MonitorRecord: Sendable, Hashable {
     public var version: Int32
     public var createdAt: Date
     public var updatedAt: Date
+    public var locations: [String]
+    /// What the status engine last decided; nil before its first result.
+    public var state: MonitorStateSummary?
+}
+
+/// A monitor's current state (table `monitor_state`).
+public struct MonitorStateSummary: Sendable, Hashable {
+    public var status: String
+    public var since: Date
+    public var lastStatus: String?
+    public var lastLatencyMilliseconds: Double?
+    public var lastMessage: String?
+    public var lastScheduledAt: Date?
 }
 
 /// Filters of ``MonitorStore/list(_:)``; all optional, combined with AND.
@@ -76,6 +94,9 @@ public struct MonitorFilter: Sendable, Hashable {
     public var tags: [String] = []
     /// Case-insensitive substring of name, target or description.
     public var text: String?
+    /// Current state: `paused` matches paused monitors; any other state matches monitors that are
+    /// not paused and in that state (`pending` also before their first result).
+    public var status: String?
     /// Page size, 1…1000. Default 100.
     public var limit = 100
     /// Only monitors with an id above this (keyset pagination).
@@ -86,9 +107,13 @@ public struct MonitorFilter: Sendable, Hashable {
 
 extension MonitorStore {
     static let columns = """
-        id, namespace, name, kind, target, config::text, interval_ms, timeout_ms, retry_interval_ms, failure_threshold,
-        recovery_threshold, upside_down, enabled, paused, tags, description, version, created_at, updated_at
+        m.id, m.namespace, m.name, m.kind, m.target, m.config::text, m.interval_ms, m.timeout_ms, m.retry_interval_ms,
+        m.failure_threshold, m.recovery_threshold, m.upside_down, m.enabled, m.paused, m.tags, m.description, m.version,
+        m.created_at, m.updated_at, m.locations,
+        s.status, s.status_since, s.last_status, s.last_latency_ms, s.last_message, s.last_scheduled_at
         """
+    /// `FROM` clause joining each monitor (`m`) with its state (`s`).
+    static let source = "monitors m LEFT JOIN monitor_state s ON s.monitor_id = m.id"
 
     static func record(_ row: PostgresRow) throws -> MonitorRecord {
         MonitorRecord(
@@ -101,19 +126,28 @@ extension MonitorStore {
             enabled: try row.decode(Bool.self, column: 12), paused: try row.decode(Bool.self, column: 13),
             tags: try row.decode([String].self, column: 14), description: try row.decode(String.self, column: 15),
             version: try row.decode(Int32.self, column: 16), createdAt: try row.decode(Date.self, column: 17),
-            updatedAt: try row.decode(Date.self, column: 18))
+            updatedAt: try row.decode(Date.self, column: 18), locations: try row.decode([String].self, column: 19),
+            state: try row.decode(String?.self, column: 20).map { status in
+                MonitorStateSummary(
+                    status: status, since: try row.decode(Date.self, column: 21), lastStatus: try row.decode(String?.self, column: 22),
+                    lastLatencyMilliseconds: try row.decode(Double?.self, column: 23), lastMessage: try row.decode(String?.self, column: 24),
+                    lastScheduledAt: try row.decode(Date?.self, column: 25))
+            })
     }
 
     /// Creates a monitor and records who did it in the audit log, in one transaction.
     public func create(_ draft: MonitorDraft, actor: String) async throws -> MonitorRecord {
         try await client.withTransaction { connection in
             let rows = try await connection.query("""
-                INSERT INTO monitors (namespace, name, kind, target, config, interval_ms, timeout_ms, retry_interval_ms,
-                    failure_threshold, recovery_threshold, tags)
-                VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11) RETURNING \(Self.columns)
+                WITH m AS (
+                    INSERT INTO monitors (namespace, name, kind, target, config, interval_ms, timeout_ms, retry_interval_ms,
+                        failure_threshold, recovery_threshold, tags, locations, description, upside_down, enabled, paused)
+                    VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) RETURNING *)
+                SELECT \(Self.columns) FROM m LEFT JOIN monitor_state s ON false
                 """, [draft.namespace, draft.name, draft.kind, draft.target, draft.configJSON, draft.intervalMilliseconds,
                       draft.timeoutMilliseconds, draft.retryIntervalMilliseconds, draft.failureThreshold,
-                      draft.recoveryThreshold, draft.tags])
+                      draft.recoveryThreshold, draft.tags, draft.locations, draft.description, draft.upsideDown,
+                      draft.enabled, draft.paused])
             let record = try Self.record(rows[0])
             try await AuditLog.record(on: connection, actor: actor, action: "monitor.create", subjectKind: "monitor", subjectID: String(record.id))
             return record
@@ -121,7 +155,7 @@ extension MonitorStore {
     }
 
     public func get(id: Int64) async throws -> MonitorRecord? {
-        let rows = try await client.query("SELECT \(Self.columns) FROM monitors WHERE id = $1", [id])
+        let rows = try await client.query("SELECT \(Self.columns) FROM \(Self.source) WHERE m.id = $1", [id])
         return try rows.first.map(Self.record)
     }
 
@@ -133,19 +167,22 @@ extension MonitorStore {
             binds.append(value)
             return "$\(binds.count)"
         }
-        if let namespace = filter.namespace { conditions.append("namespace = \(bind(namespace))") }
-        if let kind = filter.kind { conditions.append("kind = \(bind(kind))") }
-        if !filter.tags.isEmpty { conditions.append("tags @> \(bind(filter.tags))") }
+        if let namespace = filter.namespace { conditions.append("m.namespace = \(bind(namespace))") }
+        if let kind = filter.kind { conditions.append("m.kind = \(bind(kind))") }
+        if !filter.tags.isEmpty { conditions.append("m.tags @> \(bind(filter.tags))") }
+        if let status = filter.status {
+            conditions.append(status == "paused" ? "m.paused" : "NOT m.paused AND coalesce(s.status, 'pending') = \(bind(status))")
+        }
         if let text = filter.text {
             let pattern = "%" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
                 .replacingOccurrences(of: "_", with: "\\_") + "%"
             let placeholder = bind(pattern)
-            conditions.append("(name ILIKE \(placeholder) OR target ILIKE \(placeholder) OR description ILIKE \(placeholder))")
+            conditions.append("(m.name ILIKE \(placeholder) OR m.target ILIKE \(placeholder) OR m.description ILIKE \(placeholder))")
         }
-        if let after = filter.afterID { conditions.append("id > \(bind(after))") }
+        if let after = filter.afterID { conditions.append("m.id > \(bind(after))") }
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         let rows = try await client.query(
-            "SELECT \(Self.columns) FROM monitors \(whereClause) ORDER BY id LIMIT \(max(1, min(filter.limit, 1000)))", binds)
+            "SELECT \(Self.columns) FROM \(Self.source) \(whereClause) ORDER BY m.id LIMIT \(max(1, min(filter.limit, 1000)))", binds)
         return try rows.map(Self.record)
     }
 
@@ -153,9 +190,11 @@ extension MonitorStore {
     public func setPaused(id: Int64, paused: Bool, actor: String) async throws -> MonitorRecord? {
         try await client.withTransaction { connection in
             let rows = try await connection.query("""
-                UPDATE monitors SET paused = $2, version = version + CASE WHEN paused = $2 THEN 0 ELSE 1 END,
-                    updated_at = CASE WHEN paused = $2 THEN updated_at ELSE now() END
-                WHERE id = $1 RETURNING \(Self.columns)
+                WITH m AS (
+                    UPDATE monitors SET paused = $2, version = version + CASE WHEN paused = $2 THEN 0 ELSE 1 END,
+                        updated_at = CASE WHEN paused = $2 THEN updated_at ELSE now() END
+                    WHERE id = $1 RETURNING *)
+                SELECT \(Self.columns) FROM m LEFT JOIN monitor_state s ON s.monitor_id = m.id
                 """, [id, paused])
             guard let row = rows.first else { return nil }
             try await AuditLog.record(on: connection, actor: actor, action: paused ? "monitor.pause" : "monitor.resume",
@@ -201,7 +240,10 @@ public struct MonitorChanges: Sendable, Hashable {
     public var failureThreshold: Int32?
     public var recoveryThreshold: Int32?
     public var tags: [String]?
+    public var locations: [String]?
     public var description: String?
+    public var upsideDown: Bool?
+    public var enabled: Bool?
 
     public init() {}
 
@@ -217,7 +259,10 @@ public struct MonitorChanges: Sendable, Hashable {
         if failureThreshold != nil { fields.append("failure_threshold") }
         if recoveryThreshold != nil { fields.append("recovery_threshold") }
         if tags != nil { fields.append("tags") }
+        if locations != nil { fields.append("locations") }
         if description != nil { fields.append("description") }
+        if upsideDown != nil { fields.append("upside_down") }
+        if enabled != nil { fields.append("enabled") }
         return fields
     }
 }
@@ -236,17 +281,22 @@ extension MonitorStore {
     public func update(id: Int64, changes: MonitorChanges, expectedVersion: Int32?, actor: String) async throws -> MonitorUpdateOutcome {
         try await client.withTransaction { connection in
             let rows = try await connection.query("""
-                UPDATE monitors SET
-                    name = coalesce($3, name), target = coalesce($4, target), config = coalesce($5::jsonb, config),
-                    interval_ms = coalesce($6, interval_ms), timeout_ms = coalesce($7, timeout_ms),
-                    retry_interval_ms = coalesce($8, retry_interval_ms), failure_threshold = coalesce($9, failure_threshold),
-                    recovery_threshold = coalesce($10, recovery_threshold), tags = coalesce($11, tags),
-                    description = coalesce($12, description), version = version + 1, updated_at = now()
-                WHERE id = $1 AND ($2::int IS NULL OR version = $2)
-                RETURNING \(Self.columns)
+                WITH m AS (
+                    UPDATE monitors SET
+                        name = coalesce($3, name), target = coalesce($4, target), config = coalesce($5::jsonb, config),
+                        interval_ms = coalesce($6, interval_ms), timeout_ms = coalesce($7, timeout_ms),
+                        retry_interval_ms = coalesce($8, retry_interval_ms), failure_threshold = coalesce($9, failure_threshold),
+                        recovery_threshold = coalesce($10, recovery_threshold), tags = coalesce($11, tags),
+                        description = coalesce($12, description), locations = coalesce($13, locations),
+                        upside_down = coalesce($14, upside_down), enabled = coalesce($15, enabled),
+                        version = version + 1, updated_at = now()
+                    WHERE id = $1 AND ($2::int IS NULL OR version = $2)
+                    RETURNING *)
+                SELECT \(Self.columns) FROM m LEFT JOIN monitor_state s ON s.monitor_id = m.id
                 """, [id, expectedVersion, changes.name, changes.target, changes.configJSON, changes.intervalMilliseconds,
                       changes.timeoutMilliseconds, changes.retryIntervalMilliseconds, changes.failureThreshold,
-                      changes.recoveryThreshold, changes.tags, changes.description])
+                      changes.recoveryThreshold, changes.tags, changes.description, changes.locations, changes.upsideDown,
+                      changes.enabled])
             guard let row = rows.first else {
                 let current = try await connection.query("SELECT version FROM monitors WHERE id = $1", [id])
                 guard let version = try current.first?.decode(Int32.self, column: 0) else { return .notFound }

@@ -1,21 +1,36 @@
 import ArgumentParser
 import Foundation
-import PinguinWire
+import PinguinctlKit
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// The admin CLI, speaking the control plane's JSON-RPC. Built so far: `call` (any method) and
-/// `status`; the noun subcommands (monitor, results, uptime…) come with the control plane issue.
+/// The admin CLI, speaking the control plane's JSON-RPC: one subcommand per noun.
 @main
 struct Pinguinctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pinguinctl",
         abstract: "Administer Pinguin through its JSON-RPC control plane.",
-        discussion: "Exit status: 0 success, 1 the server answered with an error (or status found a problem), 2 usage error, 3 cannot reach the server.",
+        discussion: """
+        Connection: --socket, --tcp HOST:PORT with a token (--token-file, $PINGUIN_TOKEN), else \
+        $PINGUIN_SOCKET / $PINGUIN_TCP, else the config file ($PINGUIN_CONFIG or \
+        ~/.config/pinguin/pinguinctl.yaml: socket, tcp, token_file), else the local socket.
+
+        Output: tables for people; -o json or -o yaml for scripts.
+
+        Exit status: 0 success, 1 the server answered with an error (or apply/status found a \
+        problem), 2 usage or input-file error, 3 cannot reach the server, 4 apply --dry-run \
+        --exit-code found changes.
+
+        Shell completions: pinguinctl --generate-completion-script bash|zsh|fish
+        """,
         version: "0.1.0-dev",
-        subcommands: [Call.self, Status.self]
+        subcommands: [
+            MonitorCommand.self, ResultsCommand.self, UptimeCommand.self, IncidentsCommand.self,
+            ChannelCommand.self, MaintenanceCommand.self, TokenCommand.self, PluginsCommand.self,
+            StatusCommand.self, WatchCommand.self, ApplyCommand.self, ExportCommand.self, CallCommand.self,
+        ]
     )
 
     static func main() {
@@ -24,94 +39,19 @@ struct Pinguinctl: ParsableCommand {
             var command = try parseAsRoot()
             try command.run()
         } catch let failure as CLIFailure {
-            FileHandle.standardError.write(Data(("pinguinctl: " + failure.message + "\n").utf8))
-            Foundation.exit(failure.status)
+            fail(failure)
         } catch {
+            // ArgumentParser's own errors keep its messages; usage errors exit 2 like ours.
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(CLIFailure.Code.usage.rawValue)
+            }
             exit(withError: error)
         }
     }
-}
 
-/// An error to print in one line, with the exit status scripts can rely on.
-struct CLIFailure: Error {
-    var message: String
-    var status: Int32
-}
-
-/// Where the server is: the Unix socket (default) or TCP with a token.
-struct ConnectionOptions: ParsableArguments {
-    @Option(help: "The control plane's Unix socket (default: $PINGUIN_SOCKET, else /run/pinguin/pinguind.sock).")
-    var socket: String?
-
-    @Option(help: "Use TCP instead: HOST:PORT (default: $PINGUIN_TCP). Needs --token.")
-    var tcp: String?
-
-    @Option(help: "Token for TCP (default: $PINGUIN_TOKEN). Prefer the variable: arguments show in `ps`.")
-    var token: String?
-
-    func client() throws -> LineClient {
-        let environment = ProcessInfo.processInfo.environment
-        if let address = tcp ?? environment["PINGUIN_TCP"] {
-            guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
-                throw CLIFailure(message: "--tcp must be HOST:PORT, not \(address)", status: 2)
-            }
-            guard let secret = token ?? environment["PINGUIN_TOKEN"] else {
-                throw CLIFailure(message: "TCP needs a token: set PINGUIN_TOKEN or pass --token", status: 2)
-            }
-            let client = try LineClient(tcpHost: String(address[..<colon]), port: port)
-            _ = try client.call("auth", params: .object(JSONObject(["token": .string(secret)])))
-            return client
-        }
-        let path = socket ?? environment["PINGUIN_SOCKET"] ?? "/run/pinguin/pinguind.sock"
-        return try LineClient(unixSocket: path)
-    }
-}
-
-struct Call: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Call any JSON-RPC method and print its result as JSON.",
-        discussion: "Example: pinguinctl call monitor.get '{\"id\":1}'")
-
-    @OptionGroup var connection: ConnectionOptions
-
-    @Argument(help: "The method, e.g. system.health.")
-    var method: String
-
-    @Argument(help: "Named parameters as a JSON object (default: none).")
-    var params: String?
-
-    func run() throws {
-        var parameters = JSONValue.object(JSONObject())
-        if let params {
-            do {
-                parameters = try JSONParser.parse(params)
-            } catch {
-                throw CLIFailure(message: "params: \(error)", status: 2)
-            }
-            guard parameters.objectValue != nil || parameters.arrayValue != nil else {
-                throw CLIFailure(message: "params must be a JSON object or array", status: 2)
-            }
-        }
-        let result = try connection.client().call(method, params: parameters)
-        print(JSONWriter.string(result))
-    }
-}
-
-struct Status: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Say whether Pinguin and its PostgreSQL and Redis are healthy (exit 1 if not).")
-
-    @OptionGroup var connection: ConnectionOptions
-
-    func run() throws {
-        let health = try connection.client().call("system.health", params: .object(JSONObject()))
-        let object = health.objectValue ?? JSONObject()
-        let healthy = object["healthy"]?.boolValue ?? false
-        print("healthy: \(healthy ? "yes" : "no")")
-        print("roles: \((object["roles"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ", "))")
-        for key in ["postgresql", "redis"] {
-            print("\(key): \(object[key]?.stringValue ?? "?")")
-        }
-        if let engine = object["storage"]?.objectValue?["engine"]?.stringValue { print("storage: \(engine)") }
-        if !healthy { throw ExitCode.failure }
+    static func fail(_ failure: CLIFailure) -> Never {
+        Terminal.error(failure.message)
+        Foundation.exit(failure.status)
     }
 }

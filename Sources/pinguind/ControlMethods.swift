@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PinguinControlPlane
+import PinguinModel
 import PinguinPostgres
 import PinguinRedis
 import PinguinStore
@@ -11,9 +12,11 @@ enum ControlMethods {
     /// The router, checked against the OpenRPC document: a method served but undocumented (or
     /// the reverse) stops pinguind at start-up rather than reaching users.
     static func router(
-        roles: [String], postgres: PostgresConfiguration, redis: RedisConfiguration, client: PostgresClient, logger: Logger
+        roles: [String], postgres: PostgresConfiguration, redis: RedisConfiguration, client: PostgresClient,
+        redisClient: RedisClient, hub: EventHub, logger: Logger
     ) throws -> JSONRPCRouter {
         var router = JSONRPCRouter()
+        let catalogue = PluginCatalogue(redis: redisClient)
         let document = try JSONParser.parse(OpenRPCDocument.text)
         router.registerDiscovery(document: document)
         router.register("system.version") { request in
@@ -31,17 +34,20 @@ enum ControlMethods {
                 storage.append("engine", .string(detection.engine.rawValue))
                 storage.append("note", .string(detection.note))
             }
-            return .success(.object(JSONObject([
+            var health = JSONObject([
                 "healthy": .bool(report.healthy),
                 "roles": .array(roles.map { .string($0) }),
                 "postgresql": .string(report.postgres),
                 "redis": .string(report.redis),
                 "storage": .object(storage),
+            ])
+            health.append("supervisors", .array(((try? await catalogue.snapshot())?.supervisors ?? []).map { .object($0) }))
+            health.append("events", .object(JSONObject([
+                "subscriptions": .int(hub.subscriptionCount), "messages_received": .int(hub.receivedMessages),
             ])))
+            return .success(.object(health))
         }
-        MonitorMethods.register(into: &router, store: MonitorStore(client: client), actor: { RequestContext.current.actor })
-        ResultMethods.register(into: &router, storage: PartitionedResultStorage(client: client, logger: logger))
-        AuthMethods.register(into: &router, tokens: TokenStore(client: client), throttle: AuthThrottle())
+        ControlPlaneMethods.register(into: &router, postgres: client, redis: redisClient, hub: hub, catalogue: catalogue, logger: logger)
         if let mismatch = router.mismatch(with: document) {
             throw ControlPlaneError(message: "proto-docs/openrpc.json and the server disagree: \(mismatch)")
         }

@@ -1,5 +1,6 @@
 public import ArgumentParser
 import Foundation
+import PinguinModel
 public import Logging
 import PinguinPostgres
 import PinguinRedis
@@ -33,10 +34,6 @@ struct Pinguind: AsyncParsableCommand {
             exit(withError: error)
         }
     }
-}
-
-enum PinguinVersion {
-    static let current = "0.1.0-dev"
 }
 
 /// Options every subcommand shares: where the database and Redis are.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PinguinControlPlane
+import PinguinModel
 import PinguinIngester
 import PinguinPostgres
 import PinguinRedis
@@ -37,6 +38,16 @@ struct Run: AsyncParsableCommand {
         "Control plane: a user id allowed on the Unix socket (repeatable).",
         discussion: "Checked with SO_PEERCRED on top of the socket's permissions (0660, folder 0750). Root and pinguind's own user are always allowed. Default: whoever the permissions let in."))
     var rpcAllowUID: [UInt32] = []
+
+    @Option(name: .customLong("rpc-tls-cert"), help: ArgumentHelp(
+        "Control plane: PEM certificate chain for TLS on the TCP listener.", discussion: "Needs --rpc-tls-key. Default: plain TCP."))
+    var rpcTLSCert: String?
+
+    @Option(name: .customLong("rpc-tls-key"), help: "Control plane: PEM private key for --rpc-tls-cert.")
+    var rpcTLSKey: String?
+
+    @Option(name: .customLong("rpc-idle-timeout"), help: "Control plane: seconds before an idle connection (nothing in flight, no subscription) is closed.")
+    var rpcIdleTimeout: Double = 300
 
     @Option(help: "Ingester: parallel read-write loops.")
     var ingesterWorkers: Int = 2
@@ -105,9 +116,23 @@ struct Run: AsyncParsableCommand {
                 configuration.tcpHost = String(rpcTCP[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
                 configuration.tcpPort = port
             }
+            switch (rpcTLSCert, rpcTLSKey) {
+            case (let certificate?, let key?):
+                configuration.tls = TLSFiles(certificateChain: certificate, privateKey: key)
+            case (nil, nil):
+                break
+            default:
+                throw ValidationError("--rpc-tls-cert and --rpc-tls-key go together")
+            }
+            guard rpcIdleTimeout > 0 else { throw ValidationError("--rpc-idle-timeout must be positive") }
+            configuration.idleTimeout = .milliseconds(Int64(rpcIdleTimeout * 1000))
+            let hub = EventHub(redis: redisConfiguration, logger: logger)
+            let redis = RedisClient(redisConfiguration, logger: logger)
             let router = try ControlMethods.router(
-                roles: chosen.sorted(), postgres: postgresConfiguration, redis: redisConfiguration, client: postgres, logger: logger)
-            services.append(.init(service: ControlPlaneServer(configuration: configuration, router: router, logger: logger)))
+                roles: chosen.sorted(), postgres: postgresConfiguration, redis: redisConfiguration, client: postgres,
+                redisClient: redis, hub: hub, logger: logger)
+            services.append(.init(service: hub))
+            services.append(.init(service: try ControlPlaneServer(configuration: configuration, router: router, logger: logger)))
         }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -20,7 +20,7 @@ private func withAuthServer<T: Sendable>(
         var serverConfiguration = ControlPlaneServer.Configuration()
         serverConfiguration.unixSocketPath = folder + "/p.sock"
         serverConfiguration.tcpPort = 0
-        let server = ControlPlaneServer(configuration: serverConfiguration, router: router, logger: TestServices.logger())
+        let server = try ControlPlaneServer(configuration: serverConfiguration, router: router, logger: TestServices.logger())
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let result = try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await server.run() }

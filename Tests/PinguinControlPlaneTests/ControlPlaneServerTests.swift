@@ -27,6 +27,7 @@ private func testRouter() -> JSONRPCRouter {
         return .success(.double(values.compactMap(\.doubleValue).reduce(0, +)))
     }
     router.register("get_data") { _ in .success(.array([.string("hello"), .int(5)])) }
+    router.register("echo_big") { _ in .success(.string(String(repeating: "x", count: 1_024))) }
     router.register("whoami") { _ in .success(.string(RequestContext.current.actor)) }
     for name in ["update", "notify_hello", "notify_sum"] {
         router.register(name) { _ in .success(.null) }
@@ -49,7 +50,7 @@ private func withServer<T: Sendable>(
     configuration.unixSocketPath = folder + "/pinguin.sock"
     configuration.tcpPort = 0
     adjust(&configuration)
-    let server = ControlPlaneServer(configuration: configuration, router: testRouter(), logger: TestServices.logger())
+    let server = try ControlPlaneServer(configuration: configuration, router: testRouter(), logger: TestServices.logger())
     defer { try? FileManager.default.removeItem(atPath: folder) }
     return try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await server.run() }
@@ -160,6 +161,107 @@ struct ControlPlaneServerTests {
             }
             let (received, _) = try await RawSocketClient.exchange(tcp, chunks: [lines([#"{"jsonrpc":"2.0","method":"subtract","params":[9,4],"id":2}"#])])
             #expect(received == [#"{"jsonrpc":"2.0","result":5,"id":2}"#])
+        }
+    }
+
+    @Test("connections opened and dropped mid-line, thousands of them, leave no descriptor behind")
+    func noDescriptorLeak() async throws {
+        try await withServer { _, unix, tcp in
+            func openDescriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1 }
+            // Warm up (NIO's threads and selectors), then measure.
+            _ = try await RawSocketClient.exchange(tcp, chunks: [lines([#"{"jsonrpc":"2.0","method":"get_data","id":1}"#])])
+            let before = openDescriptors()
+            try await onThread {
+                for index in 0..<3_000 {
+                    let fd = try RawSocketClient.connect(index % 2 == 0 ? unix : tcp)
+                    let half = Array(#"{"jsonrpc":"2.0","method":"sub"#.utf8) + (index % 3 == 0 ? [0xFF, 0x00, 0xC3] : [])
+                    _ = half.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    close(fd)
+                }
+            }
+            var after = openDescriptors()
+            for _ in 0..<100 where after > before + 2 {
+                try await Task.sleep(for: .milliseconds(50))
+                after = openDescriptors()
+            }
+            #expect(after <= before + 2, "descriptors before \(before), after \(after)")
+            let (received, _) = try await RawSocketClient.exchange(unix, chunks: [lines([#"{"jsonrpc":"2.0","method":"subtract","params":[3,1],"id":9}"#])])
+            #expect(received == [#"{"jsonrpc":"2.0","result":2,"id":9}"#])
+        }
+    }
+
+    @Test("a peer that sends without reading is cut off after the write timeout")
+    func writeTimeout() async throws {
+        try await withServer({ $0.writeTimeout = .seconds(1) }) { _, unix, _ in
+            let (refused, sent, elapsed) = try await onThread { () throws -> (Bool, Int, Double) in
+                let fd = try RawSocketClient.connect(unix)
+                defer { close(fd) }
+                var small: Int32 = 4_096
+                setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+                // Requests whose answers (a kilobyte each) this client never reads.
+                let request = lines([#"{"jsonrpc":"2.0","method":"echo_big","id":1}"#])
+                var sent = 0
+                var tv = timeval(tv_sec: 0, tv_usec: 100_000)
+                setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+                let started = Date()
+                while Date().timeIntervalSince(started) < 10 {
+                    let written = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    if written < 0 {
+                        if errno == EPIPE || errno == ECONNRESET { return (true, sent, Date().timeIntervalSince(started)) }
+                        continue  // the server stopped reading: back-pressure, as it should
+                    }
+                    sent += 1
+                }
+                return (false, sent, Date().timeIntervalSince(started))
+            }
+            #expect(refused, "the server should close the connection (sent \(sent) requests)")
+            #expect(elapsed < 8)
+        }
+    }
+    @Test("TLS on the TCP listener: a verifying client gets answers; plain text gets nothing")
+    func tls() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pinguin-tls-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (status, output) = try await ChildProcess.run("/usr/bin/openssl", arguments: [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+            "-keyout", folder + "/key.pem", "-out", folder + "/cert.pem",
+        ])
+        try #require(status == 0, "\(output)")
+        try await withServer({ $0.tls = TLSFiles(certificateChain: folder + "/cert.pem", privateKey: folder + "/key.pem") }) { server, unix, _ in
+            let port = try #require(server.tcpPort)
+            let script = """
+                import socket, ssl, sys
+                context = ssl.create_default_context(cafile=sys.argv[1])
+                with socket.create_connection(("127.0.0.1", int(sys.argv[2]))) as raw:
+                    with context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                        tls.sendall(b'{"jsonrpc":"2.0","method":"subtract","params":[42,23],"id":1}\\n')
+                        data = b""
+                        while not data.endswith(b"\\n"):
+                            chunk = tls.recv(4096)
+                            if not chunk: break
+                            data += chunk
+                        print(tls.version(), data.decode().strip())
+                """
+            let (pythonStatus, answer) = try await ChildProcess.run("/usr/bin/env", arguments: ["python3", "-c", script, folder + "/cert.pem", String(port)])
+            #expect(pythonStatus == 0, "\(answer)")
+            #expect(answer.contains(#"{"jsonrpc":"2.0","result":19,"id":1}"#), "\(answer)")
+            #expect(answer.hasPrefix("TLSv1.3") || answer.hasPrefix("TLSv1.2"), "\(answer)")
+            // Plain JSON on the TLS port is not answered as JSON-RPC.
+            let (plain, _) = try await RawSocketClient.exchange(.tcp(port: port), chunks: [lines([#"{"jsonrpc":"2.0","method":"get_data","id":1}"#])], timeout: 5)
+            #expect(!plain.contains { $0.contains("jsonrpc") })
+            // The Unix socket stays plain.
+            let (local, _) = try await RawSocketClient.exchange(unix, chunks: [lines([#"{"jsonrpc":"2.0","method":"get_data","id":1}"#])])
+            #expect(local == [#"{"jsonrpc":"2.0","result":["hello",5],"id":1}"#])
+        }
+    }
+
+    @Test("a TCP connection that does not authenticate in time is closed")
+    func authenticationTimeout() async throws {
+        try await withServer({ $0.authenticationTimeout = .milliseconds(500) }) { _, _, tcp in
+            let session = try LineSession(tcp)
+            #expect(await session.closedByServer(within: 5))
         }
     }
 

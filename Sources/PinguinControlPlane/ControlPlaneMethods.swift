@@ -1,0 +1,26 @@
+public import Logging
+public import PinguinPostgres
+public import PinguinRedis
+public import PinguinStore
+
+/// Every domain method of the control plane, registered in one place, so that pinguind and the
+/// tests that compare the server with proto-docs/openrpc.json see the same set. (`system.*` and
+/// `rpc.discover` need the daemon's own facts; pinguind adds them.)
+public enum ControlPlaneMethods {
+    public static func register(
+        into router: inout JSONRPCRouter, postgres client: PostgresClient, redis: RedisClient, hub: EventHub,
+        catalogue: PluginCatalogue, logger: Logger
+    ) {
+        let actor: @Sendable () -> String = { RequestContext.current.actor }
+        let monitors = MonitorStore(client: client)
+        MonitorMethods.register(into: &router, store: monitors, catalogue: catalogue, actor: actor)
+        MonitorRunMethod.register(into: &router, store: monitors, redis: redis, hub: hub, actor: actor)
+        ResultMethods.register(into: &router, storage: PartitionedResultStorage(client: client, logger: logger))
+        IncidentMethods.register(into: &router, store: IncidentStore(client: client))
+        ChannelMethods.register(into: &router, store: ChannelStore(client: client), actor: actor)
+        MaintenanceMethods.register(into: &router, store: MaintenanceStore(client: client), actor: actor)
+        AuthMethods.register(into: &router, tokens: TokenStore(client: client), throttle: AuthThrottle())
+        EventMethods.register(into: &router, hub: hub)
+        PluginMethods.register(into: &router, catalogue: catalogue)
+    }
+}
