@@ -250,21 +250,7 @@ public enum ChannelMethods {
 
     /// Runs a store call, turning database errors into JSON-RPC errors that name what is wrong.
     static func storeCall<T>(_ body: () async throws -> T) async throws(JSONRPCError) -> T {
-        do {
-            return try await body()
-        } catch let error as PostgresError where error.sqlState == "23505" {
-            throw JSONRPCError(code: MonitorMethods.conflictCode, message: "a channel with that name already exists in the namespace",
-                               kind: "conflict", details: JSONObject(["field": .string("name")]))
-        } catch let error as PostgresError where error.sqlState == "23503" {
-            throw .invalidParams("monitor_ids names a monitor that does not exist", field: "monitor_ids")
-        } catch let error as PostgresError where error.sqlState == "23514" || error.sqlState == "22P02" {
-            let field = error.constraint.flatMap { constraintFields[$0] } ?? "params"
-            throw .invalidParams("\(field) is not accepted (\(error.constraint ?? "invalid value"))", field: field)
-        } catch let error as JSONRPCError {
-            throw error
-        } catch {
-            throw .internalError("the database call failed")
-        }
+        try await StoreErrors.translate(subject: "channel", constraintFields: constraintFields, foreignKeyField: "monitor_ids", body)
     }
 
     static func json(_ record: ChannelRecord) -> JSONValue {

@@ -3,7 +3,7 @@ public import Logging
 import PinguinClientKit
 import PinguinModel
 public import PinguinRedis
-import PinguinWire
+public import PinguinWire
 public import ServiceLifecycle
 import Synchronization
 
@@ -268,14 +268,14 @@ public final class EventHub: Service, Sendable {
 
     /// Starts watching for the result of `job`; call before the job is queued, so that a result
     /// arriving before ``waitForJob(_:timeout:)`` is kept.
-    func expectJob(_ job: String) {
+    public func expectJob(_ job: String) {
         state.withLock { state in
             if state.jobWaiters[job] == nil { state.jobWaiters[job] = .some(nil) }
         }
     }
 
     /// Waits for the first event whose `data.job` is `job`, up to `timeout`; nil if none came.
-    func waitForJob(_ job: String, timeout: Duration) async -> JSONObject? {
+    public func waitForJob(_ job: String, timeout: Duration) async -> JSONObject? {
         let result = await withTaskGroup(of: JSONObject?.self) { group in
             group.addTask {
                 await withCheckedContinuation { continuation in

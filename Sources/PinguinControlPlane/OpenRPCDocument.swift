@@ -140,6 +140,30 @@ public enum OpenRPCDocument {
                   "type": "integer"
                 }
               }
+            },
+            "queues": {
+              "type": "object",
+              "description": "Queue depths in Redis: entries in the results and jobs streams, and results read by an ingester but not yet stored (null when unknown). The scheduler's lag joins with the scheduler.",
+              "properties": {
+                "results": {
+                  "type": [
+                    "integer",
+                    "null"
+                  ]
+                },
+                "jobs": {
+                  "type": [
+                    "integer",
+                    "null"
+                  ]
+                },
+                "results_pending": {
+                  "type": [
+                    "integer",
+                    "null"
+                  ]
+                }
+              }
             }
           }
         }
@@ -166,6 +190,11 @@ public enum OpenRPCDocument {
               "events": {
                 "subscriptions": 0,
                 "messages_received": 0
+              },
+              "queues": {
+                "results": 0,
+                "jobs": 0,
+                "results_pending": 0
               }
             }
           }

@@ -42,6 +42,7 @@ enum ControlMethods {
                 "storage": .object(storage),
             ])
             health.append("supervisors", .array(((try? await catalogue.snapshot())?.supervisors ?? []).map { .object($0) }))
+            health.append("queues", .object(await queues(redisClient)))
             health.append("events", .object(JSONObject([
                 "subscriptions": .int(hub.subscriptionCount), "messages_received": .int(hub.receivedMessages),
             ])))
@@ -52,6 +53,19 @@ enum ControlMethods {
             throw ControlPlaneError(message: "proto-docs/openrpc.json and the server disagree: \(mismatch)")
         }
         return router
+    }
+
+    /// Queue depths: entries in the results and jobs streams, and results read but not yet stored.
+    /// A queue that cannot be read shows null.
+    private static func queues(_ redis: RedisClient) async -> JSONObject {
+        var queues = JSONObject()
+        for (name, key) in [("results", "{pinguin}:results"), ("jobs", CheckJob.stream)] {
+            let length = (try? await redis.send("XLEN", key))?.int
+            queues.append(name, length.map { .int($0) } ?? .null)
+        }
+        let pending = try? await redis.xpending("{pinguin}:results", group: "ingesters").count
+        queues.append("results_pending", pending.map { .int($0) } ?? .null)
+        return queues
     }
 
     private static func noParams(_ request: JSONRPCRequest) -> Bool {

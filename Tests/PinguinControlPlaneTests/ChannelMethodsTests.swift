@@ -7,19 +7,15 @@ import PinguinWire
 import Testing
 
 /// Calls channel methods through the router, as the server does, against a migrated database of its own.
+/// The harness, checking that no answer or error carries the test's secret.
 private struct API {
-    let router: JSONRPCRouter
-    let client: PostgresClient
+    let harness: RouterHarness
 
-    func call(_ method: String, _ params: String = "{}") async throws -> Result<JSONValue, JSONRPCError> {
-        let parsed = try JSONParser.parse(params)
-        let request = JSONRPCRequest(id: .number("1"), method: method, params: parsed.objectValue.map { .object($0) } ?? .array(parsed.arrayValue ?? []))
-        return await router.handle(request)
-    }
+    var client: PostgresClient { harness.client }
 
     /// The answer's object; its JSON text must not hold `secret`.
     func ok(_ method: String, _ params: String = "{}", secret: String = ChannelMethodsTests.secret) async throws -> JSONObject {
-        switch try await call(method, params) {
+        switch try await harness.call(method, params) {
         case .success(let value):
             #expect(!JSONWriter.string(value).contains(secret), "\(method) echoed a secret")
             return try #require(value.objectValue)
@@ -28,12 +24,9 @@ private struct API {
     }
 
     func error(_ method: String, _ params: String) async throws -> JSONRPCError {
-        switch try await call(method, params) {
-        case .success(let value): throw JSONRPCError.internalError("expected an error, got \(JSONWriter.string(value))")
-        case .failure(let error):
-            #expect(!error.message.contains(ChannelMethodsTests.secret) && !(error.data.map(JSONWriter.string)?.contains(ChannelMethodsTests.secret) ?? false))
-            return error
-        }
+        let error = try await harness.error(method, params)
+        #expect(!error.message.contains(ChannelMethodsTests.secret) && !(error.data.map(JSONWriter.string)?.contains(ChannelMethodsTests.secret) ?? false))
+        return error
     }
 
     func monitor(_ name: String, tags: [String] = []) async throws -> Int64 {
@@ -47,19 +40,10 @@ private struct API {
     }
 
     static func with<T: Sendable>(_ body: (API) async throws -> T) async throws -> T {
-        try await TemporaryDatabase.with { configuration in
-            let client = PostgresClient(configuration, logger: TestServices.logger())
-            do {
-                try await MigrationRunner(client: client, logger: TestServices.logger()).up()
-                var router = JSONRPCRouter()
-                ChannelMethods.register(into: &router, store: ChannelStore(client: client), actor: { "test-user" })
-                let result = try await body(API(router: router, client: client))
-                await client.close()
-                return result
-            } catch {
-                await client.close()
-                throw error
-            }
+        try await RouterHarness.with(register: { router, client in
+            ChannelMethods.register(into: &router, store: ChannelStore(client: client), actor: { "test-user" })
+        }) { harness in
+            try await body(API(harness: harness))
         }
     }
 }

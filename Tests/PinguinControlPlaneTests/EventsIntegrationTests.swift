@@ -142,6 +142,26 @@ struct EventsIntegrationTests {
         }
     }
 
+    @Test("events reach every control plane: a second hub, as in another process, sees the same result")
+    func everyHub() async throws {
+        try await System.with { system in
+            let second = EventHub(redis: try RedisConfiguration(url: TestServices.requireRedisURL()), logger: TestServices.logger())
+            let running = Task { try await second.run() }
+            defer { running.cancel() }
+            #expect(await second.waitUntilSubscribed(timeout: .seconds(10)))
+            let job = "run:\(UUID().uuidString)"
+            second.expectJob(job)
+            system.hub.expectJob(job)
+            var result = system.result(try await system.createMonitor("shared"), at: 1_795_000_000_000_000)
+            result.job = job
+            #expect(try await EventPublisher(redis: system.redis).publish(results: [result]) == 2, "two hubs listen")
+            let seenBySecond = await second.waitForJob(job, timeout: .seconds(5))
+            let seenByFirst = await system.hub.waitForJob(job, timeout: .seconds(5))
+            #expect(seenBySecond?["data"]?.objectValue?["job"] == .string(job))
+            #expect(seenByFirst?["data"]?.objectValue?["job"] == .string(job))
+        }
+    }
+
     @Test("bad filters are refused by name")
     func badFilters() async throws {
         try await System.with { system in

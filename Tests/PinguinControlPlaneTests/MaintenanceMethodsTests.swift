@@ -23,29 +23,19 @@ private final class TestClock: Sendable {
 }
 
 /// Calls maintenance methods through the router, as the server does, against a migrated database of its own.
+/// The harness plus the clock the methods read `now` from.
 private struct API {
-    let router: JSONRPCRouter
-    let client: PostgresClient
+    let harness: RouterHarness
     let clock: TestClock
 
-    func call(_ method: String, _ params: String = "{}") async throws -> Result<JSONValue, JSONRPCError> {
-        let parsed = try JSONParser.parse(params)
-        let request = JSONRPCRequest(id: .number("1"), method: method, params: parsed.objectValue.map { .object($0) } ?? .array(parsed.arrayValue ?? []))
-        return await router.handle(request)
-    }
+    var client: PostgresClient { harness.client }
 
     func ok(_ method: String, _ params: String = "{}") async throws -> JSONObject {
-        switch try await call(method, params) {
-        case .success(let value): return try #require(value.objectValue)
-        case .failure(let error): throw error
-        }
+        try await harness.ok(method, params)
     }
 
     func error(_ method: String, _ params: String) async throws -> JSONRPCError {
-        switch try await call(method, params) {
-        case .success(let value): throw JSONRPCError.internalError("expected an error, got \(JSONWriter.string(value))")
-        case .failure(let error): return error
-        }
+        try await harness.error(method, params)
     }
 
     func names(_ params: String) async throws -> [String] {
@@ -59,20 +49,11 @@ private struct API {
     }
 
     static func with<T: Sendable>(now: String = "2026-05-04T12:00:00Z", _ body: (API) async throws -> T) async throws -> T {
-        try await TemporaryDatabase.with { configuration in
-            let client = PostgresClient(configuration, logger: TestServices.logger())
-            do {
-                try await MigrationRunner(client: client, logger: TestServices.logger()).up()
-                let clock = TestClock(now)
-                var router = JSONRPCRouter()
-                MaintenanceMethods.register(into: &router, store: MaintenanceStore(client: client), actor: { "test-user" }, now: { clock.now })
-                let result = try await body(API(router: router, client: client, clock: clock))
-                await client.close()
-                return result
-            } catch {
-                await client.close()
-                throw error
-            }
+        let clock = TestClock(now)
+        return try await RouterHarness.with(register: { router, client in
+            MaintenanceMethods.register(into: &router, store: MaintenanceStore(client: client), actor: { "test-user" }, now: { clock.now })
+        }) { harness in
+            try await body(API(harness: harness, clock: clock))
         }
     }
 }

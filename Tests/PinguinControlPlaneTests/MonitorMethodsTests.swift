@@ -6,46 +6,13 @@ import PinguinTestSupport
 import PinguinWire
 import Testing
 
-/// Calls methods through the router, as the server does, against a migrated database of its own.
-private struct API {
-    let router: JSONRPCRouter
-    let client: PostgresClient
+private typealias API = RouterHarness
 
-    func call(_ method: String, _ params: String = "{}") async throws -> Result<JSONValue, JSONRPCError> {
-        let parsed = try JSONParser.parse(params)
-        let request = JSONRPCRequest(id: .number("1"), method: method, params: parsed.objectValue.map { .object($0) } ?? .array(parsed.arrayValue ?? []))
-        return await router.handle(request)
-    }
-
-    func ok(_ method: String, _ params: String = "{}") async throws -> JSONObject {
-        switch try await call(method, params) {
-        case .success(let value): return try #require(value.objectValue)
-        case .failure(let error): throw error
-        }
-    }
-
-    func error(_ method: String, _ params: String) async throws -> JSONRPCError {
-        switch try await call(method, params) {
-        case .success(let value): throw JSONRPCError.internalError("expected an error, got \(JSONWriter.string(value))")
-        case .failure(let error): return error
-        }
-    }
-
-    static func with<T: Sendable>(_ body: (API) async throws -> T) async throws -> T {
-        try await TemporaryDatabase.with { configuration in
-            let client = PostgresClient(configuration, logger: TestServices.logger())
-            do {
-                try await MigrationRunner(client: client, logger: TestServices.logger()).up()
-                var router = JSONRPCRouter()
-                MonitorMethods.register(into: &router, store: MonitorStore(client: client), actor: { "test-user" })
-                let result = try await body(API(router: router, client: client))
-                await client.close()
-                return result
-            } catch {
-                await client.close()
-                throw error
-            }
-        }
+private extension RouterHarness {
+    static func with<T: Sendable>(_ body: (RouterHarness) async throws -> T) async throws -> T {
+        try await with(register: { router, client in
+            MonitorMethods.register(into: &router, store: MonitorStore(client: client), actor: { "test-user" })
+        }, body)
     }
 }
 

@@ -1,0 +1,111 @@
+import Foundation
+import PinguinIngester
+import PinguinModel
+import PinguinRedis
+import PinguinTestSupport
+import PinguinWire
+import Testing
+
+/// pinguinctl against a real pinguind: apply (idempotent, dry run, prune), export round trip,
+/// pause state kept, file errors, JSON output and watch.
+@Suite("pinguinctl end to end", .enabled(if: TestServices.postgresEnabled && TestServices.redisEnabled, Comment(rawValue: TestServices.skipReason)),
+       .timeLimit(.minutes(3)))
+struct PinguinctlEndToEndTests {
+    struct Failure: Error, CustomStringConvertible { var description: String }
+
+    @Test("apply creates, changes nothing the second time, keeps the pause state, prunes; export round-trips; watch prints events")
+    func applyExportWatch() async throws {
+        try await ServiceGate.redis.shared {
+            try await ServiceGate.postgres.shared {
+                try await run()
+            }
+        }
+    }
+
+    private func run() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pinguin-ctl-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let socket = folder + "/pinguind.sock"
+        let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let pinguind = binaries.appendingPathComponent("pinguind").path
+        let ctl = binaries.appendingPathComponent("pinguinctl").path
+        guard FileManager.default.isExecutableFile(atPath: ctl) else { throw Failure(description: "\(ctl) is missing: build all products first") }
+        let daemon = try ChildProcess.start(pinguind, arguments: ["run", "--roles", "control", "--rpc-socket", socket, "--rpc-tcp", "off"])
+        defer {
+            _ = daemon.terminate()
+            try? FileManager.default.removeItem(atPath: folder)
+        }
+        for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(50)) }
+        let environment = ["PINGUIN_SOCKET": socket, "NO_COLOR": "1"]
+        func sh(_ command: String) async throws -> (status: Int32, output: String) {
+            try await ChildProcess.run("/bin/sh", arguments: ["-c", command], environment: environment.merging(["CTL": ctl, "DIR": folder]) { $1 })
+        }
+        let namespace = "e2e-\(UUID().uuidString.prefix(6).lowercased())"
+        let manifest = """
+            namespace: \(namespace)
+            monitors:
+              - name: web
+                kind: http
+                target: http://127.0.0.1:1/
+                interval: 30s
+                tags: [front]
+              - name: db
+                kind: tcp
+                target: 127.0.0.1:5432
+                interval: 1m
+            """
+        try manifest.write(toFile: folder + "/monitors.yaml", atomically: true, encoding: .utf8)
+
+        let planned = try await sh(#""$CTL" apply -f "$DIR/monitors.yaml" --dry-run --exit-code"#)
+        #expect(planned.status == 4, "\(planned.output)")
+        #expect(planned.output.contains("+ create monitor \(namespace)/web"), "\(planned.output)")
+        #expect(try await sh(#""$CTL" monitor ls -n \#(namespace) -o json"#).output.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+
+        let applied = try await sh(#""$CTL" apply -f "$DIR/monitors.yaml""#)
+        #expect(applied.status == 0, "\(applied.output)")
+        let again = try await sh(#""$CTL" apply -f "$DIR/monitors.yaml" --dry-run --exit-code"#)
+        #expect(again.status == 0 && again.output.contains("2 unchanged"), "\(again.output)")
+
+        // Paused by hand: applying the file (which says nothing about pausing) keeps it paused.
+        #expect(try await sh(#""$CTL" monitor pause \#(namespace)/web"#).status == 0)
+        #expect(try await sh(#""$CTL" apply -f "$DIR/monitors.yaml""#).status == 0)
+        let web = try JSONParser.parse(try await sh(#""$CTL" monitor get \#(namespace)/web -o json"#).output).objectValue
+        #expect(web?["paused"] == .bool(true) && web?["interval_ms"] == .number("30000") && web?["version"] == .number("2"), "\(String(describing: web))")
+
+        // Export, then apply the export: nothing to do.
+        let roundTrip = try await sh(#""$CTL" export -n \#(namespace) | "$CTL" apply -f - --dry-run --exit-code"#)
+        #expect(roundTrip.status == 0, "\(roundTrip.output)")
+
+        // A changed file updates only what changed; --prune removes what the file dropped.
+        let changed = manifest.replacingOccurrences(of: "interval: 30s", with: "interval: 20s")
+            .components(separatedBy: "  - name: db")[0]
+        try changed.write(toFile: folder + "/monitors.yaml", atomically: true, encoding: .utf8)
+        let pruned = try await sh(#""$CTL" apply -f "$DIR/monitors.yaml" --prune"#)
+        #expect(pruned.status == 0, "\(pruned.output)")
+        let remaining = try JSONParser.parse(try await sh(#""$CTL" monitor ls -n \#(namespace) -o json"#).output).arrayValue ?? []
+        #expect(remaining.count == 1 && remaining.first?.objectValue?["interval_ms"] == .number("20000"), "\(remaining)")
+
+        // A broken file changes nothing and says where.
+        try "namespace: \(namespace)\nmonitors:\n  - name: web\n    kind: http\n    target: x\n    interval: 30x\n".write(
+            toFile: folder + "/broken.yaml", atomically: true, encoding: .utf8)
+        let broken = try await sh(#""$CTL" apply -f "$DIR/broken.yaml""#)
+        #expect(broken.status == 2 && broken.output.contains("broken.yaml") && broken.output.contains("interval"), "\(broken.output)")
+
+        // watch: events published while it runs are printed as JSON lines.
+        let marker = "watch-\(UUID().uuidString.prefix(8))"
+        let redis = RedisClient(try RedisConfiguration(url: TestServices.requireRedisURL()), logger: TestServices.logger())
+        let id = try #require(web?["id"]?.int64Value)
+        async let watched = sh(#"timeout 4 "$CTL" watch -o json --monitor \#(id) > "$DIR/watch.out" 2>&1; cat "$DIR/watch.out""#)
+        for index in 0..<12 {
+            try await Task.sleep(for: .milliseconds(250))
+            let result = CheckResult(monitorID: id, scheduledAt: Date(), status: .down, slotMilliseconds: 30_000, message: "\(marker) \(index)")
+            try await EventPublisher(redis: redis).publish(results: [result])
+        }
+        let output = try await watched.output
+        await redis.close()
+        let lines = output.split(separator: "\n").filter { $0.contains(marker) }
+        #expect(lines.count >= 3, "\(output)")
+        #expect(lines.allSatisfy { (try? JSONParser.parse(String($0)))?.objectValue?["method"] == .string("events.event") }, "\(output)")
+        #expect(try await sh(#""$CTL" monitor rm \#(namespace)/web"#).status == 0)
+    }
+}
