@@ -108,7 +108,14 @@ public final class EventHub: Service, Sendable {
     public func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.subscriber.run() }
-            let events = try await subscriber.subscribe(channels: [EventBus.channel], bufferSize: configuration.redisBuffer)
+            let events: RedisSubscription
+            do {
+                events = try await subscriber.subscribe(channels: [EventBus.channel], bufferSize: configuration.redisBuffer)
+            } catch where Task.isShuttingDownGracefully || Task.isCancelled {
+                // Stopped before Redis ever answered: nothing to hand over, a clean stop.
+                group.cancelAll()
+                return
+            }
             markSubscribed()
             group.addTask {
                 for await event in events {

@@ -124,11 +124,14 @@ public enum OpenRPCDocument {
               }
             },
             "supervisors": {
-              "type": "array",
+              "type": [
+                "array",
+                "null"
+              ],
               "items": {
                 "type": "object"
               },
-              "description": "The supervisors' registrations as published in Redis, with heartbeat_at and their plugins."
+              "description": "The supervisors' registrations as published in Redis, with heartbeat_at and their plugins. Null while Redis is unreachable."
             },
             "events": {
               "type": "object",
@@ -142,7 +145,10 @@ public enum OpenRPCDocument {
               }
             },
             "queues": {
-              "type": "object",
+              "type": [
+                "object",
+                "null"
+              ],
               "description": "Queue depths in Redis: entries in the results and jobs streams, and results read by an ingester but not yet stored (null when unknown). The scheduler's lag joins with the scheduler.",
               "properties": {
                 "results": {

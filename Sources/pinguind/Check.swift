@@ -27,6 +27,7 @@ enum Connectivity {
         var postgres: String
         var redis: String
         var healthy: Bool
+        var redisReachable = true
     }
 
     static func probe(postgres: PostgresConfiguration, redis: RedisConfiguration, logger: Logger) async -> Report {
@@ -42,6 +43,7 @@ enum Connectivity {
             postgresLine = "postgresql: failed, \(error)"
         }
         let redisLine: String
+        var redisReachable = true
         do {
             let connection = try await RedisConnection.connect(configuration: redis, logger: logger)
             let info = try await connection.send(RedisCommand("INFO", "server")).string ?? ""
@@ -51,8 +53,9 @@ enum Connectivity {
             await connection.close()
         } catch {
             healthy = false
+            redisReachable = false
             redisLine = "redis: failed, \(error)"
         }
-        return Report(postgres: postgresLine, redis: redisLine, healthy: healthy)
+        return Report(postgres: postgresLine, redis: redisLine, healthy: healthy, redisReachable: redisReachable)
     }
 }

@@ -41,8 +41,14 @@ enum ControlMethods {
                 "redis": .string(report.redis),
                 "storage": .object(storage),
             ])
-            health.append("supervisors", .array(((try? await catalogue.snapshot())?.supervisors ?? []).map { .object($0) }))
-            health.append("queues", .object(await queues(redisClient)))
+            // Without Redis, its figures are unknown (null); asking would only wait for timeouts.
+            if report.redisReachable {
+                health.append("supervisors", .array(((try? await catalogue.snapshot())?.supervisors ?? []).map { .object($0) }))
+                health.append("queues", .object(await queues(redisClient)))
+            } else {
+                health.append("supervisors", .null)
+                health.append("queues", .null)
+            }
             health.append("events", .object(JSONObject([
                 "subscriptions": .int(hub.subscriptionCount), "messages_received": .int(hub.receivedMessages),
             ])))

@@ -27,6 +27,28 @@ struct ReadmeExamplesTests {
         }
     }
 
+    @Test("with Redis unreachable, pinguind still answers, says what is missing, and stops cleanly")
+    func redisDown() async throws {
+        try await ServiceGate.postgres.shared {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pinguin-noredis-\(UUID().uuidString.prefix(8))").path
+            let socket = folder + "/pinguind.sock"
+            let pinguind = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pinguind").path
+            let daemon = try ChildProcess.start(pinguind, arguments: [
+                "run", "--roles", "control", "--rpc-socket", socket, "--rpc-tcp", "off", "--redis-url", "redis://127.0.0.1:1",
+            ])
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            let started = Date()
+            let calls = #"printf '%s\n' '{"jsonrpc":"2.0","method":"system.health","id":1}' '{"jsonrpc":"2.0","method":"plugin.list","id":2}' | nc -N -U "$PINGUIN_SOCKET" | jq -c '[.id, (if .result then .result.healthy else .error.data.kind end)]' | sort"#
+            let (_, output) = try await ChildProcess.run("/bin/sh", arguments: ["-c", calls], environment: ["PINGUIN_SOCKET": socket])
+            #expect(output.split(separator: "\n") == ["[1,false]", #"[2,"unavailable"]"#], "\(output)")
+            #expect(daemon.terminate() == 0, "pinguind should stop cleanly although Redis never answered")
+            #expect(Date().timeIntervalSince(started) < 15, "answers without Redis must not wait for its timeouts")
+        }
+    }
+
     private func runExamples() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pinguin-readme-\(UUID().uuidString.prefix(8))").path
         let socket = folder + "/pinguind.sock"
