@@ -44,6 +44,11 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
             name: "CAres",
             pkgConfig: "libcares",
             providers: [.apt(["libc-ares-dev"])]
@@ -156,6 +161,7 @@ let package = Package(
         .executableTarget(
             name: "pinguinctl",
             dependencies: [
+                "COpenSSL",
                 "PinguinctlKit",
                 "PinguinWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,13 +1,17 @@
 import Foundation
 import PinguinWire
 
-/// The optional config file: `socket`, `tcp`, `token_file` (preferred) or `token`.
+/// The optional config file: `socket`, `tcp`, `token_file` (preferred) or `token`, and for TLS
+/// `tls`, `tls_ca_file`, `tls_server_name`.
 public struct ConfigFile: Sendable, Equatable {
     public var path: String
     public var socket: String?
     public var tcp: String?
     public var token: String?
     public var tokenFile: String?
+    public var tls: Bool?
+    public var tlsCAFile: String?
+    public var tlsServerName: String?
 
     public init(path: String, socket: String? = nil, tcp: String? = nil, token: String? = nil, tokenFile: String? = nil) {
         self.path = path
@@ -29,6 +33,11 @@ public struct ConfigFile: Sendable, Equatable {
         guard value != .null else { return file }
         guard let object = value.objectValue else { throw CLIFailure.usage("\(path): expected a mapping of socket, tcp, token_file") }
         for (index, key) in object.keys.enumerated() {
+            if key == "tls" {
+                guard let flag = object.values[index].boolValue else { throw CLIFailure.usage("\(path): tls: must be true or false") }
+                file.tls = flag
+                continue
+            }
             guard let text = object.values[index].stringValue else {
                 throw CLIFailure.usage("\(path): \(key): must be a string")
             }
@@ -37,7 +46,9 @@ public struct ConfigFile: Sendable, Equatable {
             case "tcp": file.tcp = text
             case "token": file.token = text
             case "token_file": file.tokenFile = text
-            default: throw CLIFailure.usage("\(path): \(key): unknown key (expected socket, tcp, token_file, token)")
+            case "tls_ca_file": file.tlsCAFile = text
+            case "tls_server_name": file.tlsServerName = text
+            default: throw CLIFailure.usage("\(path): \(key): unknown key (expected socket, tcp, token_file, token, tls, tls_ca_file, tls_server_name)")
             }
         }
         return file
@@ -94,13 +105,28 @@ public struct ConnectionSettings: Sendable, Equatable {
         case tcp(host: String, port: Int)
     }
 
+    /// TLS for a TCP connection: the CA file to verify the server with (nil: the system's), and
+    /// the name its certificate must carry (nil: the host connected to).
+    public struct TLS: Sendable, Equatable {
+        public var caFile: String?
+        public var serverName: String?
+
+        public init(caFile: String? = nil, serverName: String? = nil) {
+            self.caFile = caFile
+            self.serverName = serverName
+        }
+    }
+
     public var endpoint: Endpoint
     /// The token for `auth`; needed for TCP, optional on the socket.
     public var token: String?
+    /// TLS on TCP; nil for plain TCP.
+    public var tls: TLS?
 
-    public init(endpoint: Endpoint, token: String? = nil) {
+    public init(endpoint: Endpoint, token: String? = nil, tls: TLS? = nil) {
         self.endpoint = endpoint
         self.token = token
+        self.tls = tls
     }
 
     /// What the command line says.
@@ -109,12 +135,21 @@ public struct ConnectionSettings: Sendable, Equatable {
         public var tcp: String?
         public var token: String?
         public var tokenFile: String?
+        public var tls = false
+        public var tlsCAFile: String?
+        public var tlsServerName: String?
 
-        public init(socket: String? = nil, tcp: String? = nil, token: String? = nil, tokenFile: String? = nil) {
+        public init(
+            socket: String? = nil, tcp: String? = nil, token: String? = nil, tokenFile: String? = nil,
+            tls: Bool = false, tlsCAFile: String? = nil, tlsServerName: String? = nil
+        ) {
             self.socket = socket
             self.tcp = tcp
             self.token = token
             self.tokenFile = tokenFile
+            self.tls = tls
+            self.tlsCAFile = tlsCAFile
+            self.tlsServerName = tlsServerName
         }
     }
 
@@ -155,7 +190,17 @@ public struct ConnectionSettings: Sendable, Equatable {
         if case .tcp = endpoint, token == nil {
             throw CLIFailure.usage("TCP needs a token: set PINGUIN_TOKEN, pass --token-file, or put token_file in the config file")
         }
-        return ConnectionSettings(endpoint: endpoint, token: token)
+        // TLS: asked for by a flag, PINGUIN_TLS=1, or the file; a CA file or server name implies it.
+        let caFile = nonEmpty(flags.tlsCAFile) ?? nonEmpty(environment["PINGUIN_TLS_CA_FILE"]) ?? nonEmpty(file?.tlsCAFile)
+        let serverName = nonEmpty(flags.tlsServerName) ?? nonEmpty(environment["PINGUIN_TLS_SERVER_NAME"]) ?? nonEmpty(file?.tlsServerName)
+        let wanted = flags.tls || ["1", "true", "yes"].contains(environment["PINGUIN_TLS"]?.lowercased() ?? "") || (file?.tls ?? false)
+            || caFile != nil || serverName != nil
+        var tls: TLS?
+        if wanted {
+            guard case .tcp = endpoint else { throw CLIFailure.usage("TLS is for TCP connections (--tcp); the Unix socket is local and plain") }
+            tls = TLS(caFile: caFile, serverName: serverName)
+        }
+        return ConnectionSettings(endpoint: endpoint, token: token, tls: tls)
     }
 
     /// pinguind's own default: the system socket for root; for others the per-user one under

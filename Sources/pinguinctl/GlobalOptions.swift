@@ -22,6 +22,18 @@ struct ConnectionOptions: ParsableArguments {
             completion: .file())
     var configFile: String?
 
+    @Flag(help: "Use TLS on TCP (default: $PINGUIN_TLS=1 or tls: true in the config file); the server's certificate is verified.")
+    var tls = false
+
+    @Option(name: .customLong("tls-ca-file"), help: ArgumentHelp(
+        "PEM file of the CA (or the self-signed certificate) to verify the server with; implies --tls. Default: the system's CAs.",
+        valueName: "path"), completion: .file())
+    var tlsCAFile: String?
+
+    @Option(name: .customLong("tls-server-name"), help: ArgumentHelp(
+        "The name the server's certificate must carry, when it differs from the host connected to; implies --tls.", valueName: "name"))
+    var tlsServerName: String?
+
     func settings() throws -> ConnectionSettings {
         let environment = ProcessInfo.processInfo.environment
         var file: ConfigFile?
@@ -31,7 +43,7 @@ struct ConnectionOptions: ParsableArguments {
             file = try ConfigFile.load(path: location.path, required: location.required)
         }
         return try ConnectionSettings.resolve(
-            flags: .init(socket: socket, tcp: tcp, token: token, tokenFile: tokenFile),
+            flags: .init(socket: socket, tcp: tcp, token: token, tokenFile: tokenFile, tls: tls, tlsCAFile: tlsCAFile, tlsServerName: tlsServerName),
             environment: environment, file: file, isRoot: getuid() == 0)
     }
 

@@ -1,3 +1,4 @@
+import COpenSSL
 import Foundation
 import PinguinWire
 import PinguinctlKit
@@ -14,6 +15,8 @@ final class LineClient: RPCCalling {
     private var nextID = 0
     private var pending: [JSONObject] = []
     private let address: String
+    /// The TLS session over `fd`, when the connection uses TLS.
+    private var tls: TLSSession?
 
     /// Connects as `settings` say, authenticating on TCP.
     static func connect(_ settings: ConnectionSettings) throws -> LineClient {
@@ -22,6 +25,9 @@ final class LineClient: RPCCalling {
             return try LineClient(unixSocket: path)
         case .tcp(let host, let port):
             let client = try LineClient(tcpHost: host, port: port)
+            if let options = settings.tls {
+                client.tls = try TLSSession(fd: client.fd, host: host, options: options, address: client.address)
+            }
             if let token = settings.token {
                 _ = try client.call("auth", JSONObject(["token": .string(token)]))
             }
@@ -96,7 +102,7 @@ final class LineClient: RPCCalling {
         bytes.append(0x0A)
         var offset = 0
         while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let written = try bytes[offset...].withUnsafeBytes { try write($0) }
             guard written > 0 else { throw CLIFailure("the connection to pinguind broke", code: .unreachable) }
             offset += written
         }
@@ -152,10 +158,98 @@ final class LineClient: RPCCalling {
                 buffer.removeSubrange(...newline)
                 return line
             }
-            let count = recv(fd, &chunk, chunk.count, 0)
+            let count = try chunk.withUnsafeMutableBytes { try read($0) }
             if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { throw CLIFailure("pinguind at \(address) closed the connection", code: .unreachable) }
+            guard count > 0 else {
+                // A TLS listener drops a plain-text client without a word; say what may be wrong.
+                let hint = tls == nil && !address.hasPrefix("/") ? " (if its TCP listener uses TLS, pass --tls)" : ""
+                throw CLIFailure("pinguind at \(address) closed the connection\(hint)", code: .unreachable)
+            }
             buffer.append(contentsOf: chunk[0..<count])
         }
+    }
+
+    /// Writes some of `bytes`, over TLS when there is a session; the count written, or -1.
+    private func write(_ bytes: UnsafeRawBufferPointer) throws -> Int {
+        if let tls { return try tls.write(bytes) }
+        return send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+    }
+
+    /// Reads into `buffer`; 0 at the end, -1 on an error (errno says which).
+    private func read(_ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        if let tls { return try tls.read(buffer) }
+        return recv(fd, buffer.baseAddress, buffer.count, 0)
+    }
+}
+
+/// A TLS client session (OpenSSL) over a connected socket: TLS 1.2 or newer, the server's
+/// certificate verified against `caFile` (or the system's CAs) and its name checked.
+final class TLSSession {
+    private let context: OpaquePointer
+    private let ssl: OpaquePointer
+    private var connected = false
+
+    init(fd: Int32, host: String, options: ConnectionSettings.TLS, address: String) throws {
+        guard let context = SSL_CTX_new(TLS_client_method()) else { throw CLIFailure("TLS: \(Self.lastError())", code: .unreachable) }
+        self.context = context
+        guard pinguin_ssl_ctx_minimum_tls12(context) == 1 else {
+            SSL_CTX_free(context)
+            throw CLIFailure("TLS: \(Self.lastError())", code: .unreachable)
+        }
+        SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
+        let loaded = options.caFile.map { SSL_CTX_load_verify_locations(context, $0, nil) } ?? SSL_CTX_set_default_verify_paths(context)
+        guard loaded == 1 else {
+            SSL_CTX_free(context)
+            throw CLIFailure.usage("TLS: cannot load the CA file \(options.caFile ?? "(system)"): \(Self.lastError())")
+        }
+        guard let ssl = SSL_new(context) else {
+            SSL_CTX_free(context)
+            throw CLIFailure("TLS: \(Self.lastError())", code: .unreachable)
+        }
+        self.ssl = ssl
+        let name = options.serverName ?? host
+        SSL_set_fd(ssl, fd)
+        // The name to check: an address is matched against the certificate's IP entries.
+        var isAddress = in6_addr()
+        if inet_pton(AF_INET, name, &isAddress) == 1 || inet_pton(AF_INET6, name, &isAddress) == 1 {
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), name)
+        } else {
+            _ = pinguin_ssl_set_server_name(ssl, name)
+            SSL_set1_host(ssl, name)
+        }
+        // From here on every property is set, so a throw runs deinit, which frees both.
+        guard SSL_connect(ssl) == 1 else {
+            let verify = SSL_get_verify_result(ssl)
+            let reason = verify != X509_V_OK ? String(cString: X509_verify_cert_error_string(verify)) : Self.lastError()
+            throw CLIFailure("TLS with pinguind at \(address) failed: \(reason)", code: .unreachable)
+        }
+        connected = true
+    }
+
+    deinit {
+        if connected { SSL_shutdown(ssl) }
+        SSL_free(ssl)
+        SSL_CTX_free(context)
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws -> Int {
+        let written = SSL_write(ssl, bytes.baseAddress, Int32(bytes.count))
+        return written > 0 ? Int(written) : -1
+    }
+
+    func read(_ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let count = SSL_read(ssl, buffer.baseAddress, Int32(buffer.count))
+        if count > 0 { return Int(count) }
+        return SSL_get_error(ssl, count) == SSL_ERROR_ZERO_RETURN ? 0 : (count == 0 ? 0 : -1)
+    }
+
+    private static func lastError() -> String {
+        let code = ERR_get_error()
+        guard code != 0 else { return "unknown error" }
+        var text = [UInt8](repeating: 0, count: 256)
+        text.withUnsafeMutableBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { ERR_error_string_n(code, $0.baseAddress, $0.count) }
+        }
+        return String(decoding: text.prefix { $0 != 0 }, as: UTF8.self)
     }
 }

@@ -108,4 +108,46 @@ struct PinguinctlEndToEndTests {
         #expect(lines.allSatisfy { (try? JSONParser.parse(String($0)))?.objectValue?["method"] == .string("events.event") }, "\(output)")
         #expect(try await sh(#""$CTL" monitor rm \#(namespace)/web"#).status == 0)
     }
+
+    @Test("pinguinctl over TLS: verified with the CA file, refused for a wrong name or an unknown CA")
+    func tls() async throws {
+        try await ServiceGate.redis.shared {
+            try await ServiceGate.postgres.shared {
+                let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pinguin-ctltls-\(UUID().uuidString.prefix(8))").path
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(atPath: folder) }
+                let (made, why) = try await ChildProcess.run("/usr/bin/openssl", arguments: [
+                    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout", folder + "/key.pem", "-out", folder + "/cert.pem",
+                ])
+                try #require(made == 0, "\(why)")
+                let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+                let socket = folder + "/pinguind.sock"
+                let port = Int.random(in: 20_000...60_000)
+                let daemon = try ChildProcess.start(binaries.appendingPathComponent("pinguind").path, arguments: [
+                    "run", "--roles", "control", "--rpc-socket", socket, "--rpc-tcp", "127.0.0.1:\(port)",
+                    "--rpc-tls-cert", folder + "/cert.pem", "--rpc-tls-key", folder + "/key.pem",
+                ])
+                defer { _ = daemon.terminate() }
+                for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(50)) }
+                let ctl = binaries.appendingPathComponent("pinguinctl").path
+                func sh(_ command: String) async throws -> (status: Int32, output: String) {
+                    try await ChildProcess.run("/bin/sh", arguments: ["-c", command], environment: [
+                        "CTL": ctl, "DIR": folder, "PINGUIN_SOCKET": "", "PINGUIN_TCP": "127.0.0.1:\(port)", "PINGUIN_CONFIG": "",
+                    ])
+                }
+                let token = try await sh(#""$CTL" token create tls-test --scope read --socket "$DIR/pinguind.sock" > "$DIR/token""#)
+                #expect(token.status == 0, "\(token.output)")
+                let verified = try await sh(#""$CTL" status --tls-ca-file "$DIR/cert.pem" --token-file "$DIR/token""#)
+                #expect(verified.status == 0 && verified.output.contains("healthy: yes"), "\(verified.output)")
+                let wrongName = try await sh(#""$CTL" status --tls-ca-file "$DIR/cert.pem" --tls-server-name other.example --token-file "$DIR/token""#)
+                #expect(wrongName.status == 3 && wrongName.output.contains("mismatch"), "\(wrongName.output)")
+                let unknownCA = try await sh(#""$CTL" status --tls --token-file "$DIR/token""#)
+                #expect(unknownCA.status == 3 && unknownCA.output.contains("self-signed"), "\(unknownCA.output)")
+                let plain = try await sh(#""$CTL" status --token-file "$DIR/token""#)
+                #expect(plain.status == 3 && plain.output.contains("--tls"), "\(plain.output)")
+            }
+        }
+    }
 }

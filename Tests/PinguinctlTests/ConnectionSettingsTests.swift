@@ -33,6 +33,23 @@ struct ConnectionSettingsTests {
         #expect(throws: CLIFailure.self) { try resolve(.init(socket: "/a", tcp: "h:1")) }
     }
 
+    @Test("TLS from a flag, PINGUIN_TLS or the file; a CA file or server name implies it; never on the Unix socket")
+    func tls() throws {
+        let token = ["PINGUIN_TOKEN": "pinguin_env"]
+        #expect(try resolve(.init(tcp: "h:1"), token).tls == nil)
+        #expect(try resolve(.init(tcp: "h:1", tls: true), token).tls == ConnectionSettings.TLS())
+        #expect(try resolve(.init(tcp: "h:1"), token.merging(["PINGUIN_TLS": "1"]) { $1 }).tls == ConnectionSettings.TLS())
+        #expect(try resolve(.init(tcp: "h:1", tlsCAFile: "/ca.pem"), token).tls == ConnectionSettings.TLS(caFile: "/ca.pem"))
+        var file = ConfigFile(path: "/c.yaml", tcp: "h:1", token: "pinguin_file")
+        file.tls = true
+        file.tlsServerName = "pinguin.internal"
+        #expect(try resolve(.init(), [:], file).tls == ConnectionSettings.TLS(serverName: "pinguin.internal"))
+        #expect(throws: CLIFailure.self) { try resolve(.init(socket: "/a.sock", tls: true)) }
+        let parsed = try ConfigFile.parse("tcp: h:1\ntls: true\ntls_ca_file: ca.pem\n", path: "/c.yaml")
+        #expect(parsed.tls == true && parsed.tlsCAFile == "ca.pem")
+        #expect(throws: CLIFailure.self) { try ConfigFile.parse("tls: maybe\n", path: "/c.yaml") }
+    }
+
     @Test("non-root users get the per-user socket when it exists")
     func defaultSocket() throws {
         let environment = ["XDG_RUNTIME_DIR": "/run/user/1000"]
