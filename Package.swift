@@ -97,6 +97,7 @@ let package = Package(
                 "PinguinPostgres",
                 "PinguinRedis",
                 "PinguinClientKit",
+                "PinguinScheduler",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -123,9 +124,24 @@ let package = Package(
             name: "PinguinIngester",
             dependencies: [
                 "PinguinClientKit",
+                "PinguinScheduler",
                 "PinguinModel",
                 "PinguinWire",
                 "PinguinStore",
+                "PinguinRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
+            name: "PinguinScheduler",
+            dependencies: [
+                "PinguinClientKit",
+                "PinguinModel",
+                "PinguinWire",
+                "PinguinPostgres",
                 "PinguinRedis",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -139,6 +155,7 @@ let package = Package(
             dependencies: [
                 "PinguinControlPlane",
                 "PinguinModel",
+                "PinguinScheduler",
                 "PinguinWire",
                 "PinguinIngester",
                 "PinguinStore",
@@ -251,6 +268,16 @@ let package = Package(
         .testTarget(
             name: "PinguinRedisTests",
             dependencies: ["PinguinRedis"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinSchedulerTests",
+            dependencies: ["PinguinScheduler"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinSchedulerIntegrationTests",
+            dependencies: ["PinguinScheduler", "PinguinStore", "PinguinPostgres", "PinguinRedis", "PinguinModel", "PinguinTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -2,6 +2,7 @@ public import Logging
 public import PinguinPostgres
 public import PinguinRedis
 public import PinguinStore
+import PinguinScheduler
 
 /// Every domain method of the control plane, registered in one place, so that pinguind and the
 /// tests that compare the server with proto-docs/openrpc.json see the same set. (`system.*` and
@@ -13,7 +14,11 @@ public enum ControlPlaneMethods {
     ) {
         let actor: @Sendable () -> String = { RequestContext.current.actor }
         let monitors = MonitorStore(client: client)
-        MonitorMethods.register(into: &router, store: monitors, catalogue: catalogue, actor: actor)
+        // The scheduler reconciles a changed monitor at once (and every minute in any case).
+        let changed: @Sendable (Int64) async -> Void = { id in
+            _ = try? await redis.send("PUBLISH", SchedulerKeys.standard.changes, String(id))
+        }
+        MonitorMethods.register(into: &router, store: monitors, catalogue: catalogue, changed: changed, actor: actor)
         MonitorRunMethod.register(into: &router, store: monitors, redis: redis, hub: hub, actor: actor)
         ResultMethods.register(into: &router, storage: PartitionedResultStorage(client: client, logger: logger))
         IncidentMethods.register(into: &router, store: IncidentStore(client: client))

@@ -13,7 +13,8 @@ public enum MonitorMethods {
     public static let conflictCode = 1009
 
     public static func register(
-        into router: inout JSONRPCRouter, store: MonitorStore, catalogue: PluginCatalogue? = nil, actor: @escaping @Sendable () -> String
+        into router: inout JSONRPCRouter, store: MonitorStore, catalogue: PluginCatalogue? = nil,
+        changed: @escaping @Sendable (Int64) async -> Void = { _ in }, actor: @escaping @Sendable () -> String
     ) {
         /// Validates against the catalogue; returns the config to store and warnings.
         @Sendable func checked(kind: String, target: String, config: JSONObject) async throws(JSONRPCError) -> (String, [String]) {
@@ -54,7 +55,9 @@ public enum MonitorMethods {
                 }
                 let (configJSON, warnings) = try await checked(kind: draft.kind, target: draft.target, config: config)
                 draft.configJSON = configJSON
-                return json(try await storeCall { try await store.create(draft, actor: actor()) }, warnings: warnings)
+                let record = try await storeCall { try await store.create(draft, actor: actor()) }
+                await changed(record.id)
+                return json(record, warnings: warnings)
             }
         }
         router.register("monitor.update", scope: .write) { request in
@@ -91,6 +94,7 @@ public enum MonitorMethods {
                 }
                 switch try await storeCall({ try await store.update(id: id, changes: changes, expectedVersion: expected, actor: actor()) }) {
                 case .updated(let record):
+                    await changed(record.id)
                     return json(record, warnings: warnings)
                 case .notFound:
                     throw notFound(id)
@@ -140,6 +144,7 @@ public enum MonitorMethods {
                 let id = try params.requiredInteger("id", in: 1...Int64.max)
                 try params.rejectUnknown()
                 guard try await storeCall({ try await store.delete(id: id, actor: actor()) }) else { throw notFound(id) }
+                await changed(id)
                 return .object(JSONObject(["deleted": .bool(true), "id": .int(id)]))
             }
         }
@@ -152,6 +157,7 @@ public enum MonitorMethods {
                     guard let record = try await storeCall({ try await store.setPaused(id: id, paused: paused, actor: actor()) }) else {
                         throw notFound(id)
                     }
+                    await changed(id)
                     return json(record)
                 }
             }

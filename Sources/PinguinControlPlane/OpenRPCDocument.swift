@@ -170,6 +170,73 @@ public enum OpenRPCDocument {
                   ]
                 }
               }
+            },
+            "scheduler": {
+              "type": [
+                "object",
+                "null"
+              ],
+              "description": "The scheduler leader's figures, written at each lease renewal: its instance id and fencing token, totals since it started (dispatched jobs, skipped, paused and missed slots) and scheduler lag (dispatch time minus slot time) over its last 10,000 dispatches. Null while Redis is unreachable or before any leader wrote them.",
+              "properties": {
+                "leader": {
+                  "type": "string"
+                },
+                "fencing_token": {
+                  "type": [
+                    "integer",
+                    "null"
+                  ]
+                },
+                "dispatched": {
+                  "type": [
+                    "integer",
+                    "null"
+                  ]
+                },
+                "skipped": {
+                  "type": [
+                    "integer",
+                    "null"
+                  ]
+                },
+                "paused": {
+                  "type": [
+                    "integer",
+                    "null"
+                  ]
+                },
+                "missed": {
+                  "type": [
+                    "integer",
+                    "null"
+                  ]
+                },
+                "lag_p50_ms": {
+                  "type": [
+                    "number",
+                    "null"
+                  ]
+                },
+                "lag_p99_ms": {
+                  "type": [
+                    "number",
+                    "null"
+                  ]
+                },
+                "lag_max_ms": {
+                  "type": [
+                    "number",
+                    "null"
+                  ]
+                },
+                "updated_at": {
+                  "type": [
+                    "string",
+                    "null"
+                  ],
+                  "format": "date-time"
+                }
+              }
             }
           }
         }
@@ -201,6 +268,18 @@ public enum OpenRPCDocument {
                 "results": 0,
                 "jobs": 0,
                 "results_pending": 0
+              },
+              "scheduler": {
+                "leader": "host1-4711-123456",
+                "fencing_token": 3,
+                "dispatched": 5120,
+                "skipped": 0,
+                "paused": 12,
+                "missed": 0,
+                "lag_p50_ms": 1.2,
+                "lag_p99_ms": 4.8,
+                "lag_max_ms": 9.1,
+                "updated_at": "2026-11-22T03:00:00.000000Z"
               }
             }
           }

@@ -3,6 +3,7 @@ public import Logging
 import PinguinClientKit
 import PinguinModel
 public import PinguinRedis
+public import PinguinScheduler
 public import PinguinStore
 public import ServiceLifecycle
 import Synchronization
@@ -38,6 +39,8 @@ public final class Ingester: Service, Sendable {
         /// How often partitions and retention are maintained. Default 10 minutes.
         public var maintenanceInterval: Duration = .seconds(600)
         public var retention = RetentionPolicy()
+        /// The scheduler's keys: the in-flight marks of jobs whose results are stored are released.
+        public var schedulerKeys = SchedulerKeys.standard
 
         public init() {}
     }
@@ -158,6 +161,13 @@ public final class Ingester: Service, Sendable {
                     logger.warning("rejected malformed results", metadata: [
                         "ingester.rejected": "\(rejected.count)", "ingester.first_reason": "\(rejected[0].reason)",
                     ])
+                }
+                // The job is over: its monitor may be dispatched again (the scheduler's one-in-flight rule).
+                let finished = valid.compactMap { result in result.manual ? nil : result.job.map { (monitor: result.monitorID, job: $0) } }
+                do {
+                    try await InFlightMarks(redis: redis, keys: configuration.schedulerKeys).release(finished)
+                } catch {
+                    logger.warning("releasing in-flight marks failed; they expire on their own", metadata: ["error": "\(error)"])
                 }
                 do {
                     try await publisher.publish(results: valid)

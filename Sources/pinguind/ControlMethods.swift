@@ -4,6 +4,7 @@ import PinguinControlPlane
 import PinguinModel
 import PinguinPostgres
 import PinguinRedis
+import PinguinScheduler
 import PinguinStore
 import PinguinWire
 
@@ -45,9 +46,11 @@ enum ControlMethods {
             if report.redisReachable {
                 health.append("supervisors", .array(((try? await catalogue.snapshot())?.supervisors ?? []).map { .object($0) }))
                 health.append("queues", .object(await queues(redisClient)))
+                health.append("scheduler", await scheduler(redisClient))
             } else {
                 health.append("supervisors", .null)
                 health.append("queues", .null)
+                health.append("scheduler", .null)
             }
             health.append("events", .object(JSONObject([
                 "subscriptions": .int(hub.subscriptionCount), "messages_received": .int(hub.receivedMessages),
@@ -72,6 +75,30 @@ enum ControlMethods {
         let pending = try? await redis.xpending("{pinguin}:results", group: "ingesters").count
         queues.append("results_pending", pending.map { .int($0) } ?? .null)
         return queues
+    }
+
+    /// The scheduler leader's figures (it writes them every renewal); null if no leader wrote any.
+    private static func scheduler(_ redis: RedisClient) async -> JSONValue {
+        guard let fields = (try? await redis.send("HGETALL", SchedulerKeys.standard.statistics))?.array, !fields.isEmpty else { return .null }
+        var values: [String: Int] = [:]
+        var leader = ""
+        for index in stride(from: 0, to: fields.count - 1, by: 2) {
+            guard let key = fields[index].string else { continue }
+            if key == "leader" { leader = fields[index + 1].string ?? "" } else { values[key] = fields[index + 1].int }
+        }
+        func milliseconds(_ key: String) -> JSONValue { values[key].map { .double(Double($0) / 1000) } ?? .null }
+        var object = JSONObject()
+        object.append("leader", .string(leader))
+        object.append("fencing_token", values["fencing_token"].map { .int($0) } ?? .null)
+        object.append("dispatched", values["dispatched"].map { .int($0) } ?? .null)
+        object.append("skipped", values["skipped"].map { .int($0) } ?? .null)
+        object.append("paused", values["paused"].map { .int($0) } ?? .null)
+        object.append("missed", values["missed"].map { .int($0) } ?? .null)
+        object.append("lag_p50_ms", milliseconds("lag_p50_us"))
+        object.append("lag_p99_ms", milliseconds("lag_p99_us"))
+        object.append("lag_max_ms", milliseconds("lag_max_us"))
+        object.append("updated_at", values["updated_at_ms"].map { .string(RFC3339.string(Date(timeIntervalSince1970: Double($0) / 1000))) } ?? .null)
+        return .object(object)
     }
 
     private static func noParams(_ request: JSONRPCRequest) -> Bool {

@@ -6,6 +6,7 @@ import PinguinModel
 import PinguinIngester
 import PinguinPostgres
 import PinguinRedis
+import PinguinScheduler
 import PinguinStore
 import ServiceLifecycle
 
@@ -21,8 +22,8 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Seconds between connectivity checks of PostgreSQL and Redis.")
     var healthInterval: Double = 10
 
-    @Option(help: ArgumentHelp("Roles to run, comma-separated.", discussion: "Built so far: control, ingester. Default: all of them."))
-    var roles: String = "control,ingester"
+    @Option(help: ArgumentHelp("Roles to run, comma-separated.", discussion: "Built so far: control, ingester, scheduler. Default: all of them."))
+    var roles: String = "control,ingester,scheduler"
 
     @Option(help: ArgumentHelp(
         "Control plane: the Unix socket's path.",
@@ -49,6 +50,12 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customLong("rpc-idle-timeout"), help: "Control plane: seconds before an idle connection (nothing in flight, no subscription) is closed.")
     var rpcIdleTimeout: Double = 300
 
+    @Option(help: ArgumentHelp("Scheduler: seconds the leader's lease lasts without renewal.", discussion: "A dead leader is replaced within this time. Renewed every fifth of it."))
+    var schedulerLease: Double = 5
+
+    @Option(help: "Scheduler: most monitors one dispatch call takes.")
+    var schedulerBatchSize: Int = 500
+
     @Option(help: "Ingester: parallel read-write loops.")
     var ingesterWorkers: Int = 2
 
@@ -69,7 +76,7 @@ struct Run: AsyncParsableCommand {
             postgres: postgresConfiguration, redis: redisConfiguration,
             interval: .milliseconds(Int64(healthInterval * 1000)), logger: logger)
         let chosen = Set(roles.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        let known: Set<String> = ["control", "ingester"]
+        let known: Set<String> = ["control", "ingester", "scheduler"]
         guard chosen.isSubset(of: known), !chosen.isEmpty else {
             throw ValidationError("--roles: unknown role(s) \(chosen.subtracting(known).sorted().joined(separator: ", ")); built so far: \(known.sorted().joined(separator: ", "))")
         }
@@ -100,6 +107,16 @@ struct Run: AsyncParsableCommand {
             services.append(.init(service: Ingester(
                 configuration: configuration, redis: redis, storage: storage,
                 rejects: RejectedResultStore(client: postgres), logger: logger)))
+        }
+        if chosen.contains("scheduler") {
+            guard schedulerLease >= 1 else { throw ValidationError("--scheduler-lease must be at least 1 second") }
+            guard (1...10_000).contains(schedulerBatchSize) else { throw ValidationError("--scheduler-batch-size must be 1 to 10000") }
+            var configuration = Scheduler.Configuration()
+            configuration.lease = .milliseconds(Int64(schedulerLease * 1000))
+            configuration.renewInterval = .milliseconds(Int64(schedulerLease * 200))
+            configuration.batchSize = schedulerBatchSize
+            let redis = RedisClient(redisConfiguration, logger: logger)
+            services.append(.init(service: Scheduler(configuration: configuration, postgres: postgres, redis: redis, logger: logger)))
         }
         if chosen.contains("control") {
             var configuration = ControlPlaneServer.Configuration()
