@@ -24,7 +24,9 @@ public enum ControlPlaneMethods {
         IncidentMethods.register(into: &router, store: IncidentStore(client: client))
         ChannelMethods.register(into: &router, store: ChannelStore(client: client), actor: actor)
         MaintenanceMethods.register(into: &router, store: MaintenanceStore(client: client), actor: actor)
-        AuthMethods.register(into: &router, tokens: TokenStore(client: client), throttle: AuthThrottle())
+        let throttle = AuthThrottle()
+        AuthMethods.register(into: &router, tokens: TokenStore(client: client), throttle: throttle)
+        PushMethods.register(into: &router, monitors: monitors, tokens: TokenStore(client: client), redis: redis, throttle: throttle, actor: actor)
         EventMethods.register(into: &router, hub: hub)
         PluginMethods.register(into: &router, catalogue: catalogue)
     }

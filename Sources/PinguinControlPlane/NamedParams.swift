@@ -52,6 +52,16 @@ public struct NamedParams {
         return number
     }
 
+    /// A number, fractions allowed.
+    public mutating func number(_ name: String, in range: ClosedRange<Double>) throws(JSONRPCError) -> Double? {
+        guard let value = take(name) else { return nil }
+        guard case .number = value, let number = value.doubleValue, number.isFinite else {
+            throw .invalidParams("\(name) must be a number, not \(value.typeName)", field: name)
+        }
+        guard range.contains(number) else { throw .invalidParams("\(name) must be from \(range.lowerBound) to \(range.upperBound), not \(number)", field: name) }
+        return number
+    }
+
     public mutating func bool(_ name: String) throws(JSONRPCError) -> Bool? {
         guard let value = take(name) else { return nil }
         guard case .bool(let flag) = value else { throw .invalidParams("\(name) must be true or false, not \(value.typeName)", field: name) }

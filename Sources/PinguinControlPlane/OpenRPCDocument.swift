@@ -1197,6 +1197,242 @@ public enum OpenRPCDocument {
       "x-scope": "write"
     },
     {
+      "name": "monitor.push_token",
+      "summary": "Create a token that can only push to one push monitor.",
+      "paramStructure": "by-name",
+      "description": "The secret is shown once. The token works only with monitor.push, only for this monitor; token.revoke revokes it.",
+      "params": [
+        {
+          "name": "id",
+          "required": true,
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "description": "A monitor of kind push."
+        },
+        {
+          "name": "name",
+          "schema": {
+            "type": "string",
+            "maxLength": 200
+          },
+          "description": "Default: push and the monitor's name."
+        },
+        {
+          "name": "expires_at",
+          "schema": {
+            "type": "string",
+            "format": "date-time"
+          }
+        }
+      ],
+      "result": {
+        "name": "token",
+        "schema": {
+          "type": "object",
+          "required": [
+            "id",
+            "name",
+            "scope",
+            "token",
+            "monitor_id"
+          ],
+          "properties": {
+            "id": {
+              "type": "integer"
+            },
+            "name": {
+              "type": "string"
+            },
+            "scope": {
+              "const": "push"
+            },
+            "prefix": {
+              "type": "string"
+            },
+            "created_by": {
+              "type": "string"
+            },
+            "created_at": {
+              "type": "string",
+              "format": "date-time"
+            },
+            "expires_at": {
+              "type": [
+                "string",
+                "null"
+              ]
+            },
+            "revoked_at": {
+              "type": [
+                "string",
+                "null"
+              ]
+            },
+            "last_used_at": {
+              "type": [
+                "string",
+                "null"
+              ]
+            },
+            "monitor_id": {
+              "type": "integer"
+            },
+            "token": {
+              "type": "string",
+              "description": "The secret, shown this once."
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/NotFound"
+        },
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ],
+      "examples": [
+        {
+          "name": "backup job",
+          "params": [
+            {
+              "name": "id",
+              "value": 7
+            }
+          ],
+          "result": {
+            "name": "token",
+            "value": {
+              "id": 12,
+              "name": "push nightly-backup",
+              "scope": "push",
+              "prefix": "q3Zx8fT1",
+              "created_by": "uid:1000",
+              "created_at": "2026-11-22T03:00:00.000000Z",
+              "expires_at": null,
+              "revoked_at": null,
+              "last_used_at": null,
+              "monitor_id": 7,
+              "token": "pinguin_q3Zx8fT1…"
+            }
+          }
+        }
+      ],
+      "x-scope": "write"
+    },
+    {
+      "name": "monitor.push",
+      "summary": "Check in from a job (push monitors, a dead-man's switch).",
+      "paramStructure": "by-name",
+      "description": "Needs no auth: the push token is the credential (failed attempts are throttled per address, as auth is). At each slot the scheduler records up if a push came since the previous slot (or the status the push reported, with its message and duration as latency), and down with 'no push for N s' if none did. From a cron job: printf '%s\\n' '{\"jsonrpc\":\"2.0\",\"method\":\"monitor.push\",\"params\":{\"token\":\"'$TOKEN'\"},\"id\":1}' | nc -N pinguin.internal 7420",
+      "params": [
+        {
+          "name": "token",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "A push token (monitor.push_token)."
+        },
+        {
+          "name": "status",
+          "schema": {
+            "type": "string",
+            "enum": [
+              "up",
+              "down",
+              "degraded"
+            ],
+            "default": "up"
+          }
+        },
+        {
+          "name": "message",
+          "schema": {
+            "type": "string",
+            "maxLength": 1024
+          }
+        },
+        {
+          "name": "duration_ms",
+          "schema": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 86400000
+          },
+          "description": "How long the job took; stored as the slot's latency."
+        }
+      ],
+      "result": {
+        "name": "push",
+        "schema": {
+          "type": "object",
+          "required": [
+            "accepted",
+            "monitor_id",
+            "at"
+          ],
+          "properties": {
+            "accepted": {
+              "const": true
+            },
+            "monitor_id": {
+              "type": "integer"
+            },
+            "at": {
+              "type": "string",
+              "format": "date-time"
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/Unauthenticated"
+        },
+        {
+          "$ref": "#/components/errors/RateLimited"
+        },
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        },
+        {
+          "$ref": "#/components/errors/Unavailable"
+        }
+      ],
+      "examples": [
+        {
+          "name": "backup done",
+          "params": [
+            {
+              "name": "token",
+              "value": "pinguin_q3Zx8fT1…"
+            },
+            {
+              "name": "message",
+              "value": "backup 42 GB"
+            },
+            {
+              "name": "duration_ms",
+              "value": 183000
+            }
+          ],
+          "result": {
+            "name": "push",
+            "value": {
+              "accepted": true,
+              "monitor_id": 7,
+              "at": "2026-11-22T03:00:00.000000Z"
+            }
+          }
+        }
+      ],
+      "x-scope": "none"
+    },
+    {
       "name": "result.list",
       "summary": "A monitor's results in a time range, newest first, a page at a time.",
       "paramStructure": "by-name",

@@ -14,12 +14,7 @@ public final class PluginCatalogue: Sendable {
     public static let builtInKinds: [String: JSONValue] = [
         "push": .object(JSONObject([
             "type": .string("object"), "additionalProperties": .bool(false),
-            "properties": .object(JSONObject([
-                "grace_ms": .object(JSONObject([
-                    "type": .string("integer"), "minimum": .int(0), "maximum": .int(86_400_000),
-                    "description": .string("Extra time after a slot before a missing push counts as down."),
-                ])),
-            ])),
+            "description": .string("Push monitors take no settings: a push since the previous slot means up (or the status it reported)."),
         ])),
     ]
 

@@ -87,6 +87,7 @@ public struct Reconciler: Sendable {
                 commands.append(RedisCommand("HDEL", arguments: [keys.specs] + chunk))
                 commands.append(RedisCommand("ZREM", arguments: [keys.due] + chunk))
                 commands.append(RedisCommand("SREM", arguments: [keys.failing] + chunk))
+                commands.append(RedisCommand("HDEL", arguments: [keys.pushes] + chunk))
             }
             try check(try await redis.pipeline(commands))
             outcome.removed = stale.count
@@ -114,6 +115,7 @@ public struct Reconciler: Sendable {
                 RedisCommand("HDEL", arguments: [keys.specs] + gone),
                 RedisCommand("ZREM", arguments: [keys.due] + gone),
                 RedisCommand("SREM", arguments: [keys.failing] + gone),
+                RedisCommand("HDEL", arguments: [keys.pushes] + gone),
             ]))
             outcome.removed = gone.count
         }

@@ -21,6 +21,8 @@ public struct SchedulerKeys: Sendable, Hashable {
     public var statistics: String
     /// Pub/sub channel: monitor ids the control plane changed, to reconcile at once.
     public var changes: String
+    /// Hash: push monitor id → its latest push, `at_ms|status|duration_ms|message`.
+    public var pushes: String
 
     /// The keys of one Pinguin installation; `namespace` other than `pinguin` isolates tests.
     public init(prefix: String = "{pinguin}") {
@@ -34,12 +36,13 @@ public struct SchedulerKeys: Sendable, Hashable {
         epoch = prefix + ":scheduler:epoch"
         statistics = prefix + ":scheduler:stats"
         changes = prefix + ":changes"
+        pushes = prefix + ":pushes"
     }
 
     public static let standard = SchedulerKeys()
 
     /// The keys the dispatch script takes, in its order.
-    var dispatchKeys: [String] { [due, specs, inFlight, failing, jobs, results, leader, epoch] }
+    var dispatchKeys: [String] { [due, specs, inFlight, failing, jobs, results, leader, epoch, pushes] }
 }
 
 /// Where a monitor's slots fall: every `interval`, shifted by a stable per-monitor offset, so that

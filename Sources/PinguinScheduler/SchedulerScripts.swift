@@ -9,7 +9,10 @@ enum SchedulerScripts {
     /// flight, and moves the monitor to its next slot. Refuses (returns {-1}) unless the caller
     /// holds the lease with the current fencing token.
     ///
-    /// KEYS: due, specs, inflight, failing, jobs, results, leader, epoch.
+    /// A push monitor gets no job: its slot is recorded from its latest push (up, or the status
+    /// the push reported, if one came since the previous slot; down if none did).
+    ///
+    /// KEYS: due, specs, inflight, failing, jobs, results, leader, epoch, pushes.
     /// ARGV: instance id, fencing token, batch size, most missed rows per monitor per call,
     ///       grace (ms) added to a job's timeout before its in-flight mark counts as stale.
     /// Returns {1, dispatched, skipped, paused, missed, lag µs of each dispatched job…}.
@@ -26,9 +29,14 @@ enum SchedulerScripts {
         local dispatched, skipped, paused, missed = 0, 0, 0, 0
         local lags = {}
         local function fmt(x) return string.format('%.0f', x) end
-        local function row(id, spec, slot, length, status, message)
-            redis.call('XADD', KEYS[6], '*', 'monitor', id, 'scheduled', fmt(slot * 1000), 'location', spec.l1,
-                'status', status, 'slot_ms', fmt(length), 'message', message, 'supervisor', 'scheduler')
+        local function row(id, spec, slot, length, status, message, latency)
+            if latency then
+                redis.call('XADD', KEYS[6], '*', 'monitor', id, 'scheduled', fmt(slot * 1000), 'location', spec.l1,
+                    'status', status, 'slot_ms', fmt(length), 'message', message, 'latency_ms', latency, 'supervisor', 'scheduler')
+            else
+                redis.call('XADD', KEYS[6], '*', 'monitor', id, 'scheduled', fmt(slot * 1000), 'location', spec.l1,
+                    'status', status, 'slot_ms', fmt(length), 'message', message, 'supervisor', 'scheduler')
+            end
         end
         for i = 1, #due, 2 do
             local id = due[i]
@@ -65,6 +73,28 @@ enum SchedulerScripts {
                     if spec.p then
                         row(id, spec, slot, length, 'paused', 'paused')
                         paused = paused + 1
+                    elseif spec.k == 'push' then
+                        local last = redis.call('HGET', KEYS[9], id)
+                        local at, status, duration, message = nil, nil, nil, nil
+                        if last then
+                            local a = string.find(last, '|', 1, true)
+                            local b = string.find(last, '|', a + 1, true)
+                            local c = string.find(last, '|', b + 1, true)
+                            at = tonumber(string.sub(last, 1, a - 1))
+                            status = string.sub(last, a + 1, b - 1)
+                            duration = string.sub(last, b + 1, c - 1)
+                            message = string.sub(last, c + 1)
+                        end
+                        if at and at > slot - length and at <= now then
+                            if message == '' then message = 'push received' end
+                            row(id, spec, slot, length, status, message, duration ~= '' and duration or nil)
+                        elseif at then
+                            row(id, spec, slot, length, 'down', 'no push for ' .. math.floor((now - at) / 1000) .. ' s')
+                        else
+                            row(id, spec, slot, length, 'down', 'no push received yet')
+                        end
+                        dispatched = dispatched + 1
+                        table.insert(lags, nowUs - slot * 1000)
                     else
                         local mark = redis.call('HGET', KEYS[3], id)
                         local busy = nil

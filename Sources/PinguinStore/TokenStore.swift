@@ -81,6 +81,36 @@ public struct TokenStore: Sendable {
         return (record, secret)
     }
 
+    /// Creates a push token: it can do one thing, `monitor.push` for `monitorID`. The secret is
+    /// returned this once.
+    public func createPush(monitorID: Int64, name: String, expiresAt: Date?, actor: String) async throws -> (TokenRecord, secret: String) {
+        let secret = Self.newSecret()
+        let prefix = String(secret.dropFirst(Self.secretPrefix.count).prefix(8))
+        let record = try await client.withTransaction { connection in
+            let rows = try await connection.query("""
+                INSERT INTO api_tokens (name, token_hash, prefix, scope, monitor_id, created_by, expires_at)
+                VALUES ($1, $2, $3, 'push', $4, $5, $6) RETURNING \(Self.columns)
+                """, [name, Self.hash(secret), prefix, monitorID, actor, expiresAt])
+            let record = try Self.record(rows[0])
+            try await AuditLog.record(on: connection, actor: actor, action: "token.create", subjectKind: "token", subjectID: String(record.id),
+                                      detailsJSON: "{\"scope\":\"push\",\"monitor_id\":\(monitorID)}")
+            return record
+        }
+        return (record, secret)
+    }
+
+    /// The monitor a push token may push to, and the token's id, if it is valid now; marks it used.
+    public func verifyPush(_ secret: String) async throws -> (tokenID: Int64, monitorID: Int64)? {
+        guard secret.hasPrefix(Self.secretPrefix), secret.count < 200 else { return nil }
+        let rows = try await client.query("""
+            UPDATE api_tokens SET last_used_at = now()
+            WHERE token_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) AND scope = 'push'
+            RETURNING id, monitor_id
+            """, [Self.hash(secret)])
+        guard let row = rows.first else { return nil }
+        return (try row.decode(Int64.self, column: 0), try row.decode(Int64.self, column: 1))
+    }
+
     /// The token a secret belongs to, if it is valid now (not revoked, not expired); marks it used.
     public func verify(_ secret: String) async throws -> TokenRecord? {
         guard secret.hasPrefix(Self.secretPrefix), secret.count < 200 else { return nil }

@@ -24,7 +24,7 @@ private struct Fixture {
                 defer {
                     Task { [redis] in
                         _ = try? await redis.send(RedisCommand("DEL", arguments: [keys.due, keys.specs, keys.inFlight, keys.failing, keys.jobs,
-                                                                                    keys.results, keys.leader, keys.epoch, keys.statistics]))
+                                                                                    keys.results, keys.leader, keys.epoch, keys.statistics, keys.pushes]))
                         await redis.close()
                     }
                 }
@@ -180,7 +180,9 @@ struct SchedulerIntegrationTests {
                 let slots = try await fixture.slots().filter { $0.monitor == id }
                 #expect(slots.filter { $0.kind == "job" }.count == 1, "one job, no backlog: \(slots.map(\.kind))")
                 let skipped = slots.filter { $0.kind == "skipped" }
-                #expect(skipped.count >= 2 && skipped.allSatisfy { $0.message.contains("still running") }, "\(skipped)")
+                // Mostly "still running"; on a loaded machine a late round may also record a missed slot.
+                #expect(skipped.count >= 2 && skipped.contains { $0.message.contains("still running") }, "\(skipped)")
+                #expect(skipped.allSatisfy { $0.message.contains("still running") || $0.message.hasPrefix("missed") }, "\(skipped)")
                 // The result is in: the mark goes, and the next slot is dispatched again.
                 let job = try #require(try await fixture.redis.send("HGET", fixture.keys.inFlight, String(id)).string?.split(separator: "|").last)
                 #expect(try await InFlightMarks(redis: fixture.redis, keys: fixture.keys).release([(id, "\(id):0")]) == 0, "another job's result frees nothing")
@@ -231,6 +233,40 @@ struct SchedulerIntegrationTests {
                 #expect(try await fixture.redis.send("ZSCORE", fixture.keys.due, String(id)).string != nil)
                 #expect(try await fixture.redis.send("HEXISTS", fixture.keys.specs, String(id)).int == 1)
                 #expect(try await fixture.slots().filter { $0.monitor == id && $0.kind == "job" }.count >= 2, "dispatching resumed")
+            }
+        }
+    }
+
+    @Test("a push monitor is down without pushes, up (or what the push said) while they come, and down again when they stop")
+    func pushMonitor() async throws {
+        try await Fixture.with { fixture in
+            let id = try await fixture.monitor("nightly-job", kind: "push")
+            let pushes = Pushes(redis: fixture.redis, keys: fixture.keys)
+            func rows() async throws -> [Fixture.Slot] {
+                try await fixture.slots().filter { $0.monitor == id }.sorted { $0.scheduledMicros < $1.scheduledMicros }
+            }
+            try await fixture.running([fixture.scheduler()]) {
+                try await Task.sleep(for: .seconds(2.2))
+                let silent = try await rows()
+                #expect(!silent.isEmpty && silent.allSatisfy { $0.kind == "down" && $0.message == "no push received yet" }, "\(silent)")
+                #expect(try await fixture.slots().allSatisfy { $0.kind != "job" }, "push monitors get no job")
+                // Pushes every half second: every slot is up, with the push's message.
+                for index in 0..<6 {
+                    try await pushes.record(monitor: id, message: "run \(index) ok", durationMilliseconds: 12.5)
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+                try await pushes.record(monitor: id, status: .degraded, message: "slow run")
+                try await Task.sleep(for: .seconds(1.1))
+                let pushed = try await rows().dropFirst(silent.count)
+                #expect(pushed.filter { $0.kind == "up" }.count >= 2, "\(pushed.map(\.kind))")
+                #expect(pushed.contains { $0.kind == "up" && $0.message.hasPrefix("run ") })
+                #expect(pushed.contains { $0.kind == "degraded" && $0.message == "slow run" }, "\(pushed.map(\.kind))")
+                // Pushes stop: down, saying for how long.
+                let stoppedAt = pushed.count + silent.count
+                try await Task.sleep(for: .seconds(2.5))
+                let after = try await rows().dropFirst(stoppedAt)
+                #expect(after.contains { $0.kind == "down" && $0.message.hasPrefix("no push for ") }, "\(after.map(\.message))")
+                expectContiguous(try await fixture.slots(), monitor: id, interval: 1_000)
             }
         }
     }
