@@ -195,6 +195,7 @@ let package = Package(
                 "PinguinStore",
                 "PinguinPostgres",
                 "PinguinRedis",
+                "PinguinScheduler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -23,10 +23,12 @@ public struct CheckJob: Sendable, Hashable {
     public var manual: Bool
     /// Locations allowed to run it; empty means any.
     public var locations: [String]
+    /// The fencing token of the scheduler leader that dispatched it; nil for manual runs.
+    public var fence: Int64?
 
     public init(
         id: String, monitorID: Int64, kind: String, target: String, config: String, timeoutMilliseconds: Int32,
-        scheduledAt: Date, slotMilliseconds: Int32, manual: Bool = false, locations: [String] = []
+        scheduledAt: Date, slotMilliseconds: Int32, manual: Bool = false, locations: [String] = [], fence: Int64? = nil
     ) {
         self.id = id
         self.monitorID = monitorID
@@ -38,6 +40,7 @@ public struct CheckJob: Sendable, Hashable {
         self.slotMilliseconds = slotMilliseconds
         self.manual = manual
         self.locations = locations
+        self.fence = fence
     }
 
     /// The jobs stream's key.
@@ -54,6 +57,7 @@ public struct CheckJob: Sendable, Hashable {
         public static let slot = "slot_ms"
         public static let manual = "manual"
         public static let locations = "locations"
+        public static let fence = "fence"
     }
 
     /// The stream fields, in a stable order. `locations` is a comma-separated list.
@@ -70,6 +74,7 @@ public struct CheckJob: Sendable, Hashable {
         ]
         if manual { fields.append((StreamField.manual, "1")) }
         if !locations.isEmpty { fields.append((StreamField.locations, locations.joined(separator: ","))) }
+        if let fence { fields.append((StreamField.fence, String(fence))) }
         return fields
     }
 }

@@ -17,7 +17,12 @@ public struct Reconciler: Sendable {
         public var added = 0
         public var changed = 0
         public var removed = 0
+        /// Monitors whose gap was older than the backfill and got one row for it.
+        public var summarized = 0
     }
+
+    /// Missed slots recorded one row each, at most, per monitor and outage.
+    public static let backfillSlots: Int64 = 100
 
     let postgres: PostgresClient
     let redis: RedisClient
@@ -36,6 +41,7 @@ public struct Reconciler: Sendable {
         var offset: Int64
         var resumeAfter: Int64
         var failing: Bool
+        var firstLocation: String
     }
 
     static let query = """
@@ -63,7 +69,8 @@ public struct Reconciler: Sendable {
         spec.append("l1", .string(locations.first ?? "default"))
         spec.append("p", .bool(try row.decode(Bool.self, column: 8)))
         return Row(id: id, spec: JSONWriter.string(.object(spec)), interval: interval, offset: offset,
-                   resumeAfter: try row.decode(Int64.self, column: 9), failing: try row.decode(Bool.self, column: 10))
+                   resumeAfter: try row.decode(Int64.self, column: 9), failing: try row.decode(Bool.self, column: 10),
+                   firstLocation: locations.first ?? "default")
     }
 
     /// Reconciles every monitor.
@@ -134,8 +141,20 @@ public struct Reconciler: Sendable {
             }
             if !scheduled.contains(id) {
                 // New, or Redis lost it: start after the last slot PostgreSQL knows of (or the
-                // last change), so the slots in between are recorded as missed.
-                let start = SlotClock.nextSlot(after: min(row.resumeAfter, now), interval: row.interval, offset: row.offset)
+                // last change), so the slots in between are recorded as missed, one row each for
+                // the last `backfillSlots`; anything older gets one row standing for the whole gap.
+                var start = SlotClock.nextSlot(after: min(row.resumeAfter, now), interval: row.interval, offset: row.offset)
+                let earliest = SlotClock.nextSlot(after: now - Self.backfillSlots * row.interval, interval: row.interval, offset: row.offset)
+                if start < earliest {
+                    let gap = earliest - start
+                    commands.append(RedisCommand(
+                        "XADD", keys.results, "*", "monitor", id, "scheduled", String(start * 1000), "location", row.firstLocation,
+                        "status", "skipped", "slot_ms", String(min(gap, Int64(Int32.max))),
+                        "message", "missed: \(gap / row.interval) slots from \(start) to \(earliest) ms had no job (scheduler or Redis unavailable)",
+                        "supervisor", "scheduler"))
+                    start = earliest
+                    outcome.summarized += 1
+                }
                 commands.append(RedisCommand("ZADD", keys.due, Int(start), id))
                 outcome.added += 1
             } else if let previous, Self.interval(of: previous) != row.interval {

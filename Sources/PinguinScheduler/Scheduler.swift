@@ -70,6 +70,14 @@ public final class Scheduler: Service, Sendable {
 
     public var statistics: Statistics { state.withLock { $0 } }
 
+    /// The lags recorded since the last call (µs), emptying the record (benchmarks take windows).
+    public func takeLags() -> [Int64] {
+        state.withLock { stats in
+            defer { stats.recentLags = [] }
+            return stats.recentLags
+        }
+    }
+
     /// The fencing token while this instance leads; nil otherwise.
     public var leadingToken: Int64? { state.withLock { $0.fencingToken } }
 

@@ -175,7 +175,14 @@ struct StatusCommand: ParsableCommand {
             for key in ["postgresql", "redis"] { text += "\(key): \(object[key]?.stringValue ?? "?")\n" }
             if let engine = object["storage"]?.objectValue?["engine"]?.stringValue { text += "storage: \(engine)\n" }
             if let supervisors = object["supervisors"]?.arrayValue { text += "supervisors: \(supervisors.count)\n" }
-            if let lag = object["lag"]?.objectValue, lag.count > 0 { text += "lag: \(JSONWriter.string(.object(lag)))\n" }
+            if let scheduler = object["scheduler"]?.objectValue {
+                func figure(_ key: String) -> String { scheduler[key].map { $0.displayText } ?? "-" }
+                text += "scheduler: leader \(figure("leader")), lag p50 \(figure("lag_p50_ms")) ms, p99 \(figure("lag_p99_ms")) ms; dispatched \(figure("dispatched")), skipped \(figure("skipped")), missed \(figure("missed"))\n"
+            }
+            if let queues = object["queues"]?.objectValue {
+                func figure(_ key: String) -> String { queues[key].map { $0.displayText } ?? "-" }
+                text += "queues: jobs \(figure("jobs")), results \(figure("results")) (\(figure("results_pending")) being stored)\n"
+            }
             return text
         }
         if !healthy { throw ExitCode(1) }

@@ -170,6 +170,23 @@ struct SchedulerIntegrationTests {
         }
     }
 
+    @Test("a long outage is recorded as one row per slot for the last 100 slots and one row for the gap before")
+    func longOutage() async throws {
+        try await Fixture.with { fixture in
+            let id = try await fixture.monitor("forgotten")
+            // As if nothing had scheduled it for ten minutes (600 one-second slots).
+            _ = try await fixture.client.query("UPDATE monitors SET updated_at = now() - interval '10 minutes' WHERE id = $1", [id])
+            try await fixture.running([fixture.scheduler()]) { try await Task.sleep(for: .seconds(2.5)) }
+            let slots = try await fixture.slots().filter { $0.monitor == id }.sorted { $0.scheduledMicros < $1.scheduledMicros }
+            let summary = try #require(slots.first)
+            #expect(summary.kind == "skipped" && summary.message.contains("slots from"), "\(summary)")
+            let perSlot = slots.dropFirst()
+            #expect(perSlot.filter { $0.message.hasPrefix("missed") }.count >= 99, "\(perSlot.count)")
+            expectContiguous(Array(perSlot), monitor: id, interval: 1_000)
+            #expect(perSlot.contains { $0.kind == "job" }, "the current slot runs")
+        }
+    }
+
     @Test("a check still in flight makes the next slots skipped, not queued; releasing it lets the next slot run")
     func skippedWhileInFlight() async throws {
         try await Fixture.with { fixture in
