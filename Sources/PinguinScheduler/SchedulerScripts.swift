@@ -106,14 +106,16 @@ enum SchedulerScripts {
                             row(id, spec, slot, length, 'skipped', 'skipped: the previous check (job ' .. busy .. ') is still running')
                             skipped = skipped + 1
                         else
-                            local job = id .. ':' .. fmt(slot * 1000)
-                            local fields = {'job', job, 'monitor', id, 'kind', spec.k, 'target', spec.t, 'config', spec.c,
-                                'timeout_ms', fmt(spec.to), 'scheduled', fmt(slot * 1000), 'slot_ms', fmt(length), 'fence', ARGV[2]}
-                            if spec.loc ~= '' then
-                                table.insert(fields, 'locations')
-                                table.insert(fields, spec.loc)
+                            local scheduled = fmt(slot * 1000)
+                            local job = id .. ':' .. scheduled
+                            if spec.loc == '' then
+                                redis.call('XADD', KEYS[5], '*', 'job', job, 'monitor', id, 'kind', spec.k, 'target', spec.t,
+                                    'config', spec.c, 'timeout_ms', spec.to, 'scheduled', scheduled, 'slot_ms', length, 'fence', ARGV[2])
+                            else
+                                redis.call('XADD', KEYS[5], '*', 'job', job, 'monitor', id, 'kind', spec.k, 'target', spec.t,
+                                    'config', spec.c, 'timeout_ms', spec.to, 'scheduled', scheduled, 'slot_ms', length, 'fence', ARGV[2],
+                                    'locations', spec.loc)
                             end
-                            redis.call('XADD', KEYS[5], '*', unpack(fields))
                             redis.call('HSET', KEYS[3], id, fmt(now + spec.to + grace) .. '|' .. job)
                             dispatched = dispatched + 1
                             table.insert(lags, nowUs - slot * 1000)

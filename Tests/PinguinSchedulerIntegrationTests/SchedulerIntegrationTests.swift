@@ -126,19 +126,23 @@ struct SchedulerIntegrationTests {
             try await Task.sleep(for: .seconds(3))
             let leaders = [first.leadingToken, second.leadingToken].compactMap { $0 }
             #expect(leaders.count == 1, "exactly one leads")
-            // Only first can crash convincingly; if second leads, swap roles by stopping second politely first.
+            // Only `first` can crash convincingly (it does not resign). If `second` leads, it
+            // stops politely, `first` takes over, and a fresh standby joins.
+            var standby = second
+            var standbyTask = secondTask
             if second.leadingToken != nil {
                 secondTask.cancel()
                 _ = try? await secondTask.value
                 try await Task.sleep(for: .seconds(2))
+                standby = fixture.scheduler()
+                let fresh = standby
+                standbyTask = Task { try await fresh.run() }
             }
+            defer { standbyTask.cancel() }
             let before = try await fixture.slots().count
-            let oldToken = try #require(first.leadingToken)
+            let oldToken = try #require(first.leadingToken, "first leads before the crash")
             firstTask.cancel()
             _ = try? await firstTask.value
-            let standby = fixture.scheduler()
-            let standbyTask = Task { try await standby.run() }
-            defer { standbyTask.cancel() }
             try await Task.sleep(for: .seconds(4))
             let newToken = try #require(standby.leadingToken, "the standby took over")
             #expect(newToken > oldToken, "a new leader gets a higher fencing token")
