@@ -50,10 +50,7 @@ public enum ChannelMethods {
                 filter.afterID = try params.integer("after", in: 0...Int64.max)
                 try params.rejectUnknown()
                 let records = try await storeCall { try await store.list(filter) }
-                var page = JSONObject()
-                page.append("channels", .array(records.map(json)))
-                page.append("next", records.count == filter.limit ? .int(records.last!.id) : .null)
-                return .object(page)
+                return MonitorMethods.page("channels", records.map(json), lastID: records.last?.id, full: records.count == filter.limit)
             }
         }
         router.register("channel.update", scope: .write) { request in

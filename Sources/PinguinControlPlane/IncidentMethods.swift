@@ -27,10 +27,7 @@ public enum IncidentMethods {
                                                          field: "after")
                     }
                 }
-                var page = JSONObject()
-                page.append("incidents", .array(records.map(json)))
-                page.append("next", records.count == filter.limit ? .int(records.last!.id) : .null)
-                return .object(page)
+                return MonitorMethods.page("incidents", records.map(json), lastID: records.last?.id, full: records.count == filter.limit)
             }
         }
         router.register("incident.get") { request in

@@ -56,10 +56,7 @@ public enum MaintenanceMethods {
                 try params.rejectUnknown()
                 let now = now()
                 let records = try await storeCall { try await store.list(filter, now: now) }
-                var page = JSONObject()
-                page.append("windows", .array(records.map { json($0, now: now) }))
-                page.append("next", records.count == filter.limit ? .int(records.last!.id) : .null)
-                return .object(page)
+                return MonitorMethods.page("windows", records.map { json($0, now: now) }, lastID: records.last?.id, full: records.count == filter.limit)
             }
         }
         router.register("maintenance.update", scope: .write) { request in

@@ -132,10 +132,7 @@ public enum MonitorMethods {
                 filter.afterID = try params.integer("after", in: 0...Int64.max)
                 try params.rejectUnknown()
                 let records = try await storeCall { try await store.list(filter) }
-                var page = JSONObject()
-                page.append("monitors", .array(records.map(json)))
-                page.append("next", records.count == filter.limit ? .int(records.last!.id) : .null)
-                return .object(page)
+                return MonitorMethods.page("monitors", records.map(json), lastID: records.last?.id, full: records.count == filter.limit)
             }
         }
         router.register("monitor.delete", scope: .write) { request in
@@ -172,6 +169,15 @@ public enum MonitorMethods {
         "monitors_failure_threshold_range": "failure_threshold", "monitors_recovery_threshold_range": "recovery_threshold",
         "monitors_timeout_within_interval": "timeout_ms",
     ]
+
+    /// One page of a keyset-paginated list: the items under `key`, and `next` (the last id, to
+    /// pass as `after`) when the page is full, else null.
+    static func page(_ key: String, _ items: [JSONValue], lastID: Int64?, full: Bool) -> JSONValue {
+        var page = JSONObject()
+        page.append(key, .array(items))
+        page.append("next", full ? lastID.map { .int($0) } ?? .null : .null)
+        return .object(page)
+    }
 
     static func notFound(_ id: Int64) -> JSONRPCError {
         JSONRPCError(code: notFoundCode, message: "no monitor \(id)", kind: "not_found", details: JSONObject(["id": .int(id)]))

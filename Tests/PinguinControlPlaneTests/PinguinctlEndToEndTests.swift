@@ -35,7 +35,7 @@ struct PinguinctlEndToEndTests {
             _ = daemon.terminate()
             try? FileManager.default.removeItem(atPath: folder)
         }
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(50)) }
+        for _ in 0..<600 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(50)) }
         let environment = ["PINGUIN_SOCKET": socket, "NO_COLOR": "1"]
         func sh(_ command: String) async throws -> (status: Int32, output: String) {
             try await ChildProcess.run("/bin/sh", arguments: ["-c", command], environment: environment.merging(["CTL": ctl, "DIR": folder]) { $1 })
@@ -124,13 +124,14 @@ struct PinguinctlEndToEndTests {
                 try #require(made == 0, "\(why)")
                 let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
                 let socket = folder + "/pinguind.sock"
-                let port = Int.random(in: 20_000...60_000)
+                let port = try Self.freePort()
                 let daemon = try ChildProcess.start(binaries.appendingPathComponent("pinguind").path, arguments: [
                     "run", "--roles", "control", "--rpc-socket", socket, "--rpc-tcp", "127.0.0.1:\(port)",
                     "--rpc-tls-cert", folder + "/cert.pem", "--rpc-tls-key", folder + "/key.pem",
                 ])
                 defer { _ = daemon.terminate() }
-                for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(50)) }
+                for _ in 0..<600 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(50)) }
+                try #require(FileManager.default.fileExists(atPath: socket), "pinguind did not start within 30 s")
                 let ctl = binaries.appendingPathComponent("pinguinctl").path
                 func sh(_ command: String) async throws -> (status: Int32, output: String) {
                     try await ChildProcess.run("/bin/sh", arguments: ["-c", command], environment: [
@@ -149,5 +150,23 @@ struct PinguinctlEndToEndTests {
                 #expect(plain.status == 3 && plain.output.contains("--tls"), "\(plain.output)")
             }
         }
+    }
+
+    /// A TCP port nobody listens on right now (the kernel picks it).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Int32 in
+                guard bind(fd, pointer, length) == 0 else { return -1 }
+                return getsockname(fd, pointer, &length)
+            }
+        }
+        guard bound == 0 else { throw Failure(description: "no free port: \(String(cString: strerror(errno)))") }
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -37,7 +37,7 @@ struct ReadmeExamplesTests {
                 "run", "--roles", "control", "--rpc-socket", socket, "--rpc-tcp", "off", "--redis-url", "redis://127.0.0.1:1",
             ])
             defer { try? FileManager.default.removeItem(atPath: folder) }
-            for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) {
+            for _ in 0..<600 where !FileManager.default.fileExists(atPath: socket) {
                 try await Task.sleep(for: .milliseconds(50))
             }
             let started = Date()
@@ -62,7 +62,7 @@ struct ReadmeExamplesTests {
             daemon.terminate()
             try? FileManager.default.removeItem(atPath: folder)
         }
-        for _ in 0..<200 where !FileManager.default.fileExists(atPath: socket) {
+        for _ in 0..<600 where !FileManager.default.fileExists(atPath: socket) {
             try await Task.sleep(for: .milliseconds(50))
         }
         let readme = try String(contentsOf: TestServices.repositoryRoot.appendingPathComponent("README.md"), encoding: .utf8)
