@@ -182,7 +182,15 @@ public final class Scheduler: Service, Sendable {
 
     /// Reconciles monitors the control plane reports changed, while leading.
     private func changesLoop() async {
-        guard let changes = try? await subscriber.subscribe(channels: [configuration.keys.changes], bufferSize: 10_000) else { return }
+        // Subscribing waits for Redis; it fails only when the subscriber stops. Until it works,
+        // the periodic reconciliation still catches every change.
+        var backoff = Backoff(initial: .milliseconds(200), maximum: .seconds(10))
+        var subscription: RedisSubscription?
+        while subscription == nil, !stopping {
+            subscription = try? await subscriber.subscribe(channels: [configuration.keys.changes], bufferSize: 10_000)
+            if subscription == nil { try? await Task.sleep(for: backoff.next()) }
+        }
+        guard let changes = subscription else { return }
         for await event in changes {
             guard case .message(_, let payload) = event, leadingToken != nil else { continue }
             let ids = String(decoding: payload, as: UTF8.self).split(separator: ",").compactMap { Int64($0) }
