@@ -213,11 +213,13 @@ public actor PostgresConnection {
     }
 
     /// Waits until a whole result can be read, sending a cancel request if the task is cancelled.
+    /// The request is repeated every second: one that reaches the server before the statement
+    /// starts running cancels nothing (seen under load, with `pg_sleep(60)` then running to the end).
     private func waitUntilReadable(_ conn: OpaquePointer) throws(PostgresError) {
-        var cancelSent = false
+        var lastCancel: ContinuousClock.Instant?
         while PQisBusy(conn) == 1 {
-            if !cancelSent, Task.isCancelled {
-                cancelSent = true
+            if Task.isCancelled, lastCancel.map({ ContinuousClock.now - $0 >= .seconds(1) }) ?? true {
+                lastCancel = .now
                 sendCancel(conn)
             }
             var descriptor = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)

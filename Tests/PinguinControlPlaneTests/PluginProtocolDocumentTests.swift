@@ -41,4 +41,32 @@ struct PluginProtocolDocumentTests {
         #expect(status == 0, "\(output)")
         #expect(output.hasPrefix("valid"), "\(output)")
     }
+
+    @Test("the example plugins in Python and shell pass the conformance checks; a plugin that prints junk fails them")
+    func examplePlugins() async throws {
+        let examples = TestServices.repositoryRoot.appendingPathComponent("proto-docs/examples").path
+        let conformance = examples + "/conformance.py"
+        let python = try await ChildProcess.run("/usr/bin/env", arguments: [
+            "python3", conformance, examples + "/python/pinguin-check-file",
+            "--case", "/etc/hostname", "{}", "up", "--case", "/nonexistent", "{}", "down",
+            "--case", "/etc/hostname", #"{"min_bytes":100000000}"#, "down",
+        ])
+        #expect(python.status == 0 && python.output.contains("PASS"), "\(python.output)")
+        let shell = try await ChildProcess.run("/usr/bin/env", arguments: [
+            "python3", conformance, examples + "/shell/pinguin-check-path",
+            "--case", "/etc", #"{"type":"directory"}"#, "up", "--case", "/etc", #"{"type":"file"}"#, "down",
+            "--case", "/nonexistent", "{}", "down",
+        ])
+        #expect(shell.status == 0 && shell.output.contains("PASS"), "\(shell.output)")
+        // The checks can fail: a "plugin" that greets on stdout is caught.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pinguin-badplugin-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let bad = folder + "/pinguin-check-bad"
+        try "#!/bin/sh\necho hello\ncat >/dev/null\n".write(toFile: bad, atomically: true, encoding: .utf8)
+        chmod(bad, 0o755)
+        let junk = try await ChildProcess.run("/usr/bin/env", arguments: ["python3", conformance, bad, "--case", "/", "{}", "up"])
+        #expect(junk.status == 1 && junk.output.contains("not JSON"), "\(junk.output)")
+    }
 }
+

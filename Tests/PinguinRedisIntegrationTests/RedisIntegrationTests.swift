@@ -230,9 +230,12 @@ struct RedisIntegrationTests {
                     return sum
                 }
                 let messages = received.filter { if case .message = $0 { return true } else { return false } }
-                #expect(received.first == .overflow(dropped: 91))
-                #expect(dropped == 91)
-                #expect(messages.count == 10)
+                // The subscriber feeds its queues in no fixed order, so "last" may reach the slow
+                // queue only after its reader started waiting: then 90 are dropped and 11 read.
+                // Either way every message is accounted for, and the drop is announced first.
+                if case .overflow = received.first {} else { Issue.record("the first event should announce the drop: \(String(describing: received.first))") }
+                #expect(dropped + messages.count == 101)
+                #expect((90...91).contains(dropped) && (10...11).contains(messages.count), "dropped \(dropped), read \(messages.count)")
                 group.cancelAll()
             }
             await publisher.close()
