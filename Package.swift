@@ -248,7 +248,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PinguinModelTests",
-            dependencies: ["PinguinModel"],
+            dependencies: ["PinguinModel", "PinguinTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
