@@ -1,4 +1,5 @@
 import Foundation
+import PinguinClientKit
 public import PinguinStore
 public import PinguinWire
 import Synchronization
@@ -25,6 +26,13 @@ public final class AuthThrottle: Sendable {
             guard let until = entries[address]?.blockedUntil, until > .now else { return nil }
             return until - .now
         }
+    }
+
+    /// Throws rate_limited (-32029, with `retry_after_ms`) while `address` must wait.
+    public func refuseIfBlocked(_ address: String) throws(JSONRPCError) {
+        guard let wait = blockedFor(address) else { return }
+        throw JSONRPCError(code: JSONRPCError.rateLimitedCode, message: "too many failed attempts from this address; retry later",
+                           kind: "rate_limited", details: JSONObject(["retry_after_ms": .int(wait.wholeMilliseconds)]))
     }
 
     public func failed(_ address: String) {
@@ -55,11 +63,7 @@ public enum AuthMethods {
                 let secret = try params.requiredString("token", maxLength: 200)
                 try params.rejectUnknown()
                 let connection = RequestContext.current.connection
-                if let wait = throttle.blockedFor(connection.address) {
-                    let milliseconds = wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000
-                    throw JSONRPCError(code: JSONRPCError.rateLimitedCode, message: "too many failed attempts from this address; retry later",
-                                       kind: "rate_limited", details: JSONObject(["retry_after_ms": .int(milliseconds)]))
-                }
+                try throttle.refuseIfBlocked(connection.address)
                 guard let token = try await MonitorMethods.storeCall({ try await tokens.verify(secret) }) else {
                     throttle.failed(connection.address)
                     throw JSONRPCError.unauthenticated

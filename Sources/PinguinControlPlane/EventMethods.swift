@@ -72,7 +72,7 @@ public enum PluginMethods {
                 do {
                     snapshot = try await catalogue.snapshot()
                 } catch {
-                    throw JSONRPCError(code: -32010, message: "Redis is unreachable, so the plugin catalogue cannot be read", kind: "unavailable")
+                    throw .unavailable("Redis is unreachable, so the plugin catalogue cannot be read")
                 }
                 let kinds = snapshot.kinds.values.sorted { $0.kind < $1.kind }.map { kind -> JSONValue in
                     var object = JSONObject()

@@ -72,11 +72,17 @@ extension JSONRPCError {
     public static let unauthenticatedCode = -32001
     /// -32003: authenticated, but the token's scope does not allow the method.
     public static let forbiddenCode = -32003
+    /// -32010: Redis, which the method needs, cannot be reached; retry later.
+    public static let unavailableCode = -32010
     /// -32029: too many failed `auth` attempts from this address; wait and retry.
     public static let rateLimitedCode = -32029
 
     public static let unauthenticated = JSONRPCError(
         code: unauthenticatedCode, message: "not authenticated: call auth with a token first", kind: "unauthenticated")
+
+    public static func unavailable(_ message: String) -> JSONRPCError {
+        JSONRPCError(code: unavailableCode, message: message, kind: "unavailable")
+    }
 
     public static func forbidden(_ method: String, needs scope: TokenScope) -> JSONRPCError {
         JSONRPCError(code: forbiddenCode, message: "\(method) needs a token with scope \(scope.rawValue) or above", kind: "forbidden",

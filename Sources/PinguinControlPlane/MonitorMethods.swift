@@ -23,8 +23,7 @@ public enum MonitorMethods {
             do {
                 snapshot = try await catalogue.snapshot()
             } catch {
-                throw JSONRPCError(code: -32010, message: "Redis is unreachable, so the config cannot be checked against the plugin catalogue",
-                                   kind: "unavailable")
+                throw .unavailable("Redis is unreachable, so the config cannot be checked against the plugin catalogue")
             }
             let (effective, warnings) = try snapshot.validate(kind: kind, target: target, config: config)
             return (JSONWriter.string(.object(effective)), warnings)

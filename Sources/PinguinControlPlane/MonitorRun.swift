@@ -1,4 +1,5 @@
 import Foundation
+import PinguinClientKit
 import PinguinModel
 public import PinguinRedis
 public import PinguinStore
@@ -36,15 +37,14 @@ public enum MonitorRunMethod {
                 let limit = Duration.milliseconds(waitMilliseconds ?? Int64(monitor.timeoutMilliseconds) + 5_000)
                 if wait {
                     guard await hub.waitUntilSubscribed(timeout: .seconds(2)) else {
-                        throw JSONRPCError(code: -32010, message: "the control plane does not receive events from Redis, so it cannot wait for the result",
-                                           kind: "unavailable")
+                        throw .unavailable("the control plane does not receive events from Redis, so it cannot wait for the result")
                     }
                     hub.expectJob(job.id)
                 }
                 do {
                     _ = try await redis.xadd(CheckJob.stream, fields: job.streamFields.map { ($0.0, $0.1 as any RedisArgument) })
                 } catch {
-                    throw JSONRPCError(code: -32010, message: "Redis is unreachable, so the check cannot be queued", kind: "unavailable")
+                    throw .unavailable("Redis is unreachable, so the check cannot be queued")
                 }
                 await MonitorMethods.audit(store: store, actor: actor(), action: "monitor.run", id: id, details: "{\"job\":\"\(job.id)\"}")
                 var answer = JSONObject()
@@ -54,7 +54,7 @@ public enum MonitorRunMethod {
                 guard let event = await hub.waitForJob(job.id, timeout: limit) else {
                     throw JSONRPCError(
                         code: timeoutCode,
-                        message: "no result for job \(job.id) within \(limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000) ms; is a supervisor offering kind \(monitor.kind) running? The job stays queued",
+                        message: "no result for job \(job.id) within \(limit.wholeMilliseconds) ms; is a supervisor offering kind \(monitor.kind) running? The job stays queued",
                         kind: "timeout", details: JSONObject(["job_id": .string(job.id)]))
                 }
                 answer.append("result", event["data"] ?? .null)

@@ -49,11 +49,7 @@ public enum PushMethods {
                     throw .invalidParams("status must be up, down or degraded, not \(statusText)", field: "status")
                 }
                 let address = RequestContext.current.connection.address
-                if let wait = throttle.blockedFor(address) {
-                    let milliseconds = wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000
-                    throw JSONRPCError(code: JSONRPCError.rateLimitedCode, message: "too many failed attempts from this address; retry later",
-                                       kind: "rate_limited", details: JSONObject(["retry_after_ms": .int(milliseconds)]))
-                }
+                try throttle.refuseIfBlocked(address)
                 guard let token = try await MonitorMethods.storeCall({ try await tokens.verifyPush(secret) }) else {
                     throttle.failed(address)
                     throw JSONRPCError(code: JSONRPCError.unauthenticatedCode, message: "not a valid push token", kind: "unauthenticated",
@@ -64,7 +60,7 @@ public enum PushMethods {
                 do {
                     at = try await Pushes(redis: redis).record(monitor: token.monitorID, status: status, message: message, durationMilliseconds: duration)
                 } catch {
-                    throw JSONRPCError(code: -32010, message: "Redis is unreachable, so the push cannot be recorded; retry", kind: "unavailable")
+                    throw .unavailable("Redis is unreachable, so the push cannot be recorded; retry")
                 }
                 return .object(JSONObject([
                     "accepted": .bool(true), "monitor_id": .int(token.monitorID),

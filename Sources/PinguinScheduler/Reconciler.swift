@@ -108,12 +108,14 @@ public struct Reconciler: Sendable {
         guard !ids.isEmpty else { return Outcome() }
         let rows = try await postgres.query(Self.query + " AND m.id = ANY($1)", [ids]).map(Self.row)
         let names = ids.map(String.init)
-        let specs = try await redis.send(RedisCommand("HMGET", arguments: [keys.specs] + names)).array ?? []
+        // One round trip: the specs, then each monitor's due slot.
+        let replies = try await redis.pipeline([RedisCommand("HMGET", arguments: [keys.specs] + names)]
+            + names.map { RedisCommand("ZSCORE", keys.due, $0) })
         var existing: [String: String] = [:]
         var scheduled: Set<String> = []
-        for (name, value) in zip(names, specs) {
-            if let spec = value.string { existing[name] = spec }
-            if try await redis.send("ZSCORE", keys.due, name).string != nil { scheduled.insert(name) }
+        for (index, name) in names.enumerated() {
+            if let spec = replies[0].array?[index].string { existing[name] = spec }
+            if replies[index + 1].string != nil { scheduled.insert(name) }
         }
         var outcome = try await apply(rows, existing: existing, scheduled: scheduled)
         let gone = Set(names).subtracting(rows.map { String($0.id) }).sorted()

@@ -102,9 +102,8 @@ public final class Scheduler: Service, Sendable {
         var lastReconcile: ContinuousClock.Instant?
         while !stopping {
             do {
-                let leaseMilliseconds = Int(configuration.lease.components.seconds * 1000 + configuration.lease.components.attoseconds / 1_000_000_000_000_000)
                 let reply = try await redis.evaluate(SchedulerScripts.lease, keys: [keys.leader, keys.epoch],
-                                                     arguments: [configuration.instanceID, leaseMilliseconds])
+                                                     arguments: [configuration.instanceID, configuration.lease.wholeMilliseconds])
                 let token = reply.int.map(Int64.init) ?? -1
                 let previous = state.withLock { $0.fencingToken }
                 if token > 0 {
@@ -151,7 +150,7 @@ public final class Scheduler: Service, Sendable {
                 let reply = try await redis.evaluate(
                     SchedulerScripts.dispatch, keys: keys.dispatchKeys,
                     arguments: [configuration.instanceID, String(token), configuration.batchSize, configuration.maximumMissedPerCall,
-                                Int(configuration.inFlightGrace.components.seconds * 1000)])
+                                configuration.inFlightGrace.wholeMilliseconds])
                 let values = (reply.array ?? []).compactMap(\.int)
                 backoff.reset()
                 guard values.first == 1, values.count >= 5 else {

@@ -223,12 +223,7 @@ struct ControlPlaneServerTests {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pinguin-tls-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let (status, output) = try await ChildProcess.run("/usr/bin/openssl", arguments: [
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
-            "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-            "-keyout", folder + "/key.pem", "-out", folder + "/cert.pem",
-        ])
-        try #require(status == 0, "\(output)")
+        try await makeTestCertificate(in: folder)
         try await withServer({ $0.tls = TLSFiles(certificateChain: folder + "/cert.pem", privateKey: folder + "/key.pem") }) { server, unix, _ in
             let port = try #require(server.tcpPort)
             let script = """

@@ -1,4 +1,5 @@
 import Foundation
+import PinguinTestSupport
 
 /// A test client that keeps one connection open: send lines, read lines as they come. Blocking
 /// socket calls run on threads of their own, never on the cooperative pool.
@@ -90,4 +91,15 @@ func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async thr
             }
         }.start()
     }
+}
+
+/// Makes a self-signed certificate for 127.0.0.1 and localhost, valid for a day, as
+/// `folder/cert.pem` and `folder/key.pem` (openssl; scripts/test installs it).
+func makeTestCertificate(in folder: String) async throws {
+    let (status, output) = try await ChildProcess.run("/usr/bin/openssl", arguments: [
+        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
+        "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        "-keyout", folder + "/key.pem", "-out", folder + "/cert.pem",
+    ])
+    guard status == 0 else { throw RawSocketClient.Failure(description: "openssl failed: \(output)") }
 }

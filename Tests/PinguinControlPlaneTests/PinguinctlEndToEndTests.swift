@@ -116,12 +116,7 @@ struct PinguinctlEndToEndTests {
                 let folder = FileManager.default.temporaryDirectory.appendingPathComponent("pinguin-ctltls-\(UUID().uuidString.prefix(8))").path
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 defer { try? FileManager.default.removeItem(atPath: folder) }
-                let (made, why) = try await ChildProcess.run("/usr/bin/openssl", arguments: [
-                    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1",
-                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                    "-keyout", folder + "/key.pem", "-out", folder + "/cert.pem",
-                ])
-                try #require(made == 0, "\(why)")
+                try await makeTestCertificate(in: folder)
                 let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
                 let socket = folder + "/pinguind.sock"
                 let port = try Self.freePort()

@@ -70,11 +70,7 @@ private struct Fixture {
     func slots() async throws -> [Slot] {
         var slots: [Slot] = []
         for (stream, isJob) in [(keys.jobs, true), (keys.results, false)] {
-            let entries = try await redis.send("XRANGE", stream, "-", "+").array ?? []
-            for entry in entries {
-                guard let parts = entry.array, parts.count == 2, let flat = parts[1].array else { continue }
-                var fields: [String: String] = [:]
-                for index in stride(from: 0, to: flat.count - 1, by: 2) { fields[flat[index].string ?? ""] = flat[index + 1].string ?? "" }
+            for fields in try await streamEntries(redis, stream) {
                 slots.append(Slot(monitor: Int64(fields["monitor"] ?? "") ?? 0, scheduledMicros: Int64(fields["scheduled"] ?? "") ?? 0,
                                   kind: isJob ? "job" : fields["status"] ?? "?", message: fields["message"] ?? ""))
             }

@@ -87,10 +87,7 @@ struct SchedulerProcessTests {
         // Every slot between each monitor's first and last: exactly one job or one row.
         var slots: [Int64: [Int64]] = [:]
         for stream in [keys.jobs, keys.results] {
-            for entry in try await redis.send("XRANGE", stream, "-", "+").array ?? [] {
-                guard let flat = entry.array?.last?.array else { continue }
-                var fields: [String: String] = [:]
-                for index in stride(from: 0, to: flat.count - 1, by: 2) { fields[flat[index].string ?? ""] = flat[index + 1].string ?? "" }
+            for fields in try await streamEntries(redis, stream) {
                 if let monitor = Int64(fields["monitor"] ?? ""), let scheduled = Int64(fields["scheduled"] ?? "") {
                     slots[monitor, default: []].append(scheduled)
                 }
