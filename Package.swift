@@ -14,6 +14,8 @@ let package = Package(
         .executable(name: "pinguind", targets: ["pinguind"]),
         .executable(name: "pinguinctl", targets: ["pinguinctl"]),
         .executable(name: "pinguin-bench", targets: ["PinguinBench"]),
+        .executable(name: "pinguin-check-null", targets: ["pinguin-check-null"]),
+        .library(name: "PinguinCheckerKit", targets: ["PinguinCheckerKit"]),
         .library(name: "PinguinPostgres", targets: ["PinguinPostgres"]),
         .library(name: "PinguinRedis", targets: ["PinguinRedis"]),
     ],
@@ -86,6 +88,12 @@ let package = Package(
 
         .target(
             name: "PinguinWire",
+            swiftSettings: swiftSettings
+        ),
+        // The plugin side of the checker protocol (proto-docs/plugin-protocol.md), for plugins in Swift.
+        .target(
+            name: "PinguinCheckerKit",
+            dependencies: ["PinguinWire"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -202,6 +210,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: Checker plugins built with PinguinCheckerKit
+        .executableTarget(
+            name: "pinguin-check-null",
+            dependencies: ["PinguinCheckerKit", "PinguinWire"],
+            path: "Plugins/pinguin-check-null",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: Tests: unit targets need no server, integration targets need the real ones.
         .target(
             name: "PinguinTestSupport",
@@ -284,6 +300,11 @@ let package = Package(
         .testTarget(
             name: "PinguinRedisIntegrationTests",
             dependencies: ["PinguinRedis", "PinguinTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinCheckerKitTests",
+            dependencies: ["PinguinCheckerKit", "PinguinWire"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
