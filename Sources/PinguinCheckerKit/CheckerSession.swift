@@ -60,6 +60,20 @@ struct CheckerSession {
     /// Checks admitted and not yet finished (running, or waiting for a slot).
     var inFlight: Int { checks.count }
 
+    enum Phase {
+        case waiting
+        case running
+        /// Answered (cancelled or past its deadline) while its task still runs.
+        case stopped
+    }
+
+    /// Where a check stands; nil once it has finished (or was dropped before it started).
+    func phase(of serial: Serial) -> Phase? {
+        guard let check = checks[serial] else { return nil }
+        if check.waitingRequest != nil { return .waiting }
+        return check.answered ? .stopped : .running
+    }
+
     // MARK: Events
 
     /// One line from stdin. `nowWall` is seconds since 1970, taken with `now`.

@@ -75,27 +75,24 @@ final class PluginRuntime: Sendable {
         exit(0)
     }
 
-    /// Handles the lines of one read; answers written here (handshake, ping, refusals) go out together.
+    /// Handles the lines of one read: decoded outside the lock, then taken by the session in one
+    /// go; answers written here (handshake, ping, refusals) go out together.
     private func handle(_ frames: [LineFramer.Frame], output: inout [UInt8]) {
         guard !frames.isEmpty else { return }
         output.removeAll(keepingCapacity: true)
-        var followup = Followup()
-        for frame in frames {
-            let step: Followup
-            switch frame {
-            case .tooLong:
-                step = apply(into: &output) { state, actions in state.session.receivedOversizedLine(into: &actions) }
-            case .line(let line):
-                let incoming = JSONRPCDecoder.decode(line)
-                let now = ContinuousClock.now
-                let nowWall = Date().timeIntervalSince1970
-                step = apply(into: &output) { state, actions in
-                    state.session.received(incoming, now: now, nowWall: nowWall, into: &actions)
+        let lines = frames.map { frame -> JSONRPCIncoming? in
+            if case .line(let line) = frame { JSONRPCDecoder.decode(line) } else { nil }
+        }
+        let now = ContinuousClock.now
+        let nowWall = Date().timeIntervalSince1970
+        let followup = apply(into: &output) { state, actions in
+            for line in lines {
+                if let line {
+                    state.session.received(line, now: now, nowWall: nowWall, into: &actions)
+                } else {
+                    state.session.receivedOversizedLine(into: &actions)
                 }
             }
-            followup.cancelled += step.cancelled
-            followup.deadlines += step.deadlines
-            followup.finish = followup.finish || step.finish
         }
         complete(followup, output)
     }
@@ -123,35 +120,45 @@ final class PluginRuntime: Sendable {
 
     // MARK: Actions
 
-    /// Runs one event through the session under the lock, starts checks and encodes answers into `output`.
+    /// Runs events through the session under the lock, then starts checks and encodes answers
+    /// into `output` outside it (creating a task wakes a pool thread: not a thing to do holding it).
     private func apply(into output: inout [UInt8], _ event: (inout State, inout [CheckerSession.Action]) -> Void) -> Followup {
         var actions: [CheckerSession.Action] = []
         var followup = Followup()
         state.withLock { state in
             event(&state, &actions)
             for action in actions {
-                switch action {
-                case .start(let serial, let request):
-                    // Created under the lock, so the task's own completion always finds its entry.
-                    state.tasks[serial] = start(serial, request)
-                case .cancel(let serial):
-                    if let task = state.tasks[serial] { followup.cancelled.append(task) }
-                default:
-                    break
-                }
+                if case .cancel(let serial) = action, let task = state.tasks[serial] { followup.cancelled.append(task) }
             }
             followup.maximumLineBytes = state.session.maximumLineBytes
         }
+        var started: [(Serial, Task<Void, Never>)] = []
         for action in actions {
             switch action {
             case .answer(let id, let answer):
                 encode(id, answer, maximumLineBytes: followup.maximumLineBytes, into: &output)
+            case .start(let serial, let request):
+                started.append((serial, start(serial, request)))
             case .watchDeadline(let serial, let deadline):
                 followup.deadlines.append((deadline, serial))
             case .finish:
                 followup.finish = true
-            case .start, .cancel:
+            case .cancel:
                 break
+            }
+        }
+        guard !started.isEmpty else { return followup }
+        state.withLock { state in
+            for (serial, task) in started {
+                // A check may have finished already (nothing to keep), or been stopped before its
+                // task was known (cancel it now).
+                switch state.session.phase(of: serial) {
+                case nil: continue
+                case .waiting, .running: state.tasks[serial] = task
+                case .stopped:
+                    state.tasks[serial] = task
+                    followup.cancelled.append(task)
+                }
             }
         }
         return followup

@@ -126,6 +126,12 @@ public struct JSONParser {
         while let byte = current {
             switch byte {
             case UInt8(ascii: "\""):
+                // Most strings have no escapes: one run, decoded at once.
+                if scalars.isEmpty {
+                    let text = String(decoding: bytes[runStart..<index], as: UTF8.self)
+                    index += 1
+                    return text
+                }
                 flush(self, &scalars, from: runStart)
                 index += 1
                 return String(scalars)
