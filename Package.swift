@@ -60,6 +60,8 @@ let package = Package(
             name: "CPinguinShims",
             dependencies: ["CCurl", "CAres"]
         ),
+        // fork/exec with what posix_spawn cannot do: limits, another user, every descriptor closed.
+        .target(name: "CPinguinProcess"),
 
         // MARK: Layer 3: Swift wrappers, one type per C handle.
         .target(
@@ -144,6 +146,33 @@ let package = Package(
         ),
 
         .target(
+            name: "PinguinPluginHost",
+            dependencies: [
+                "CPinguinProcess",
+                "PinguinWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PinguinSupervisor",
+            dependencies: [
+                "PinguinPluginHost",
+                "PinguinClientKit",
+                "PinguinModel",
+                "PinguinWire",
+                "PinguinRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
             name: "PinguinScheduler",
             dependencies: [
                 "PinguinClientKit",
@@ -162,6 +191,8 @@ let package = Package(
             name: "pinguind",
             dependencies: [
                 "PinguinControlPlane",
+                "PinguinSupervisor",
+                "PinguinPluginHost",
                 "PinguinModel",
                 "PinguinScheduler",
                 "PinguinWire",
@@ -295,6 +326,15 @@ let package = Package(
         .testTarget(
             name: "PinguinSchedulerIntegrationTests",
             dependencies: ["PinguinScheduler", "PinguinStore", "PinguinPostgres", "PinguinRedis", "PinguinModel", "PinguinTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinSupervisorIntegrationTests",
+            dependencies: [
+                "PinguinSupervisor", "PinguinPluginHost", "PinguinRedis", "PinguinModel", "PinguinWire", "PinguinTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -84,3 +84,41 @@ public enum EventBus {
     /// Every event message is published here: a JSON array of event objects.
     public static let channel = "{pinguin}:events"
 }
+
+extension CheckJob {
+    /// Decodes a jobs-stream entry; the error names the first bad field.
+    public init(streamFields fields: [String: [UInt8]]) throws(CheckResultError) {
+        func text(_ name: String) throws(CheckResultError) -> String {
+            guard let bytes = fields[name] else { throw CheckResultError(field: name, reason: "is missing") }
+            guard let text = String(validating: bytes, as: UTF8.self), !bytes.contains(0) else {
+                throw CheckResultError(field: name, reason: "is not valid UTF-8 text")
+            }
+            return text
+        }
+        func integer(_ name: String, in range: ClosedRange<Int64>) throws(CheckResultError) -> Int64 {
+            let raw = try text(name)
+            guard let value = Int64(raw), range.contains(value) else {
+                throw CheckResultError(field: name, reason: "\"\(raw.prefix(40))\" is not an integer in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return value
+        }
+        let id = try text(StreamField.job)
+        guard !id.isEmpty else { throw CheckResultError(field: StreamField.job, reason: "is empty") }
+        let monitor = try integer(StreamField.monitor, in: 1...Int64.max)
+        let kind = try text(StreamField.kind)
+        guard !kind.isEmpty else { throw CheckResultError(field: StreamField.kind, reason: "is empty") }
+        let target = try text(StreamField.target)
+        let config = try text(StreamField.config)
+        let timeout = try integer(StreamField.timeout, in: 1...86_400_000)
+        let scheduled = try integer(StreamField.scheduled, in: 946_684_800_000_000...7_258_118_400_000_000)
+        let slot = try integer(StreamField.slot, in: 1...Int64(Int32.max))
+        let manual = fields[StreamField.manual].map { $0 == Array("1".utf8) } ?? false
+        let locations = try fields[StreamField.locations] == nil ? [] : text(StreamField.locations)
+            .split(separator: ",").map { String($0) }.filter { !$0.isEmpty }
+        let fence = try fields[StreamField.fence] == nil ? nil : integer(StreamField.fence, in: 0...Int64.max)
+        self.init(
+            id: id, monitorID: monitor, kind: kind, target: target, config: config, timeoutMilliseconds: Int32(timeout),
+            scheduledAt: Date(unixMicroseconds: scheduled), slotMilliseconds: Int32(slot), manual: manual,
+            locations: locations, fence: fence)
+    }
+}

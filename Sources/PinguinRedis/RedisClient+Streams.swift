@@ -3,10 +3,13 @@ public struct RedisStreamEntry: Sendable, Hashable {
     public var id: String
     /// Field names and values. Empty for an entry deleted while it was pending.
     public var fields: [String: [UInt8]]
+    /// The stream it was read from, when a read named several (else empty).
+    public var stream: String
 
-    public init(id: String, fields: [String: [UInt8]]) {
+    public init(id: String, fields: [String: [UInt8]], stream: String = "") {
         self.id = id
         self.fields = fields
+        self.stream = stream
     }
 
     public func string(_ field: String) -> String? {
@@ -79,6 +82,19 @@ extension RedisClient {
         var arguments: [any RedisArgument] = ["GROUP", group, consumer, "COUNT", count]
         if let block { arguments += ["BLOCK", Int(block.milliseconds)] }
         arguments += ["STREAMS", key, id]
+        let command = RedisCommand("XREADGROUP", arguments: arguments)
+        return try await withConnection { try await $0.sendStreamRead(command, blocking: block ?? .zero) }
+    }
+
+    /// `XREADGROUP … STREAMS key… >…` over several streams at once; each entry names its stream.
+    public func xreadgroup(
+        streams: [String], group: String, consumer: String, count: Int = 100, block: Duration? = nil
+    ) async throws -> [RedisStreamEntry] {
+        var arguments: [any RedisArgument] = ["GROUP", group, consumer, "COUNT", count]
+        if let block { arguments += ["BLOCK", Int(block.milliseconds)] }
+        arguments.append("STREAMS")
+        arguments += streams.map { $0 as any RedisArgument }
+        arguments += streams.map { _ in ">" as any RedisArgument }
         let command = RedisCommand("XREADGROUP", arguments: arguments)
         return try await withConnection { try await $0.sendStreamRead(command, blocking: block ?? .zero) }
     }

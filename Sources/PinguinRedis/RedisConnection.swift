@@ -158,6 +158,7 @@ public actor RedisConnection {
             guard stream.pointee.type == REDIS_REPLY_ARRAY, stream.pointee.elements == 2 else {
                 throw RedisError(code: .unexpectedReply, message: "stream read reply has an unexpected shape")
             }
+            let streamName = text(stream.pointee.element[0]!)
             let items = stream.pointee.element[1]!
             entries.reserveCapacity(entries.count + items.pointee.elements)
             for itemIndex in 0..<items.pointee.elements {
@@ -179,7 +180,7 @@ public actor RedisConnection {
                         index += 2
                     }
                 }
-                entries.append(RedisStreamEntry(id: id, fields: fields))
+                entries.append(RedisStreamEntry(id: id, fields: fields, stream: streamName))
             }
         }
         return entries

@@ -7,6 +7,8 @@ import PinguinIngester
 import PinguinPostgres
 import PinguinRedis
 import PinguinScheduler
+import PinguinPluginHost
+import PinguinSupervisor
 import PinguinStore
 import ServiceLifecycle
 
@@ -22,8 +24,8 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Seconds between connectivity checks of PostgreSQL and Redis.")
     var healthInterval: Double = 10
 
-    @Option(help: ArgumentHelp("Roles to run, comma-separated.", discussion: "Built so far: control, ingester, scheduler. Default: all of them."))
-    var roles: String = "control,ingester,scheduler"
+    @Option(help: ArgumentHelp("Roles to run, comma-separated: control, scheduler, supervisor, ingester.", discussion: "Default: all of them. A process with only the supervisor role needs no PostgreSQL."))
+    var roles: String = "control,ingester,scheduler,supervisor"
 
     @Option(help: ArgumentHelp(
         "Control plane: the Unix socket's path.",
@@ -56,6 +58,40 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Scheduler: most monitors one dispatch call takes.")
     var schedulerBatchSize: Int = 500
 
+    @Option(name: .customLong("plugin-dir"), help: ArgumentHelp(
+        "Supervisor: a folder of pinguin-check-* plugin executables (repeatable; the first folder wins for a name).",
+        discussion: "Default: the folder of the pinguind executable, then /usr/local/lib/pinguin/plugins and /usr/lib/pinguin/plugins."))
+    var pluginDirectories: [String] = []
+
+    @Option(name: .customLong("nagios-plugin-dir"), help: ArgumentHelp(
+        "Supervisor: a folder whose check_* programs monitors of kind nagios may run (repeatable).",
+        discussion: "Default: /usr/lib/nagios/plugins and /usr/lib/monitoring-plugins."))
+    var nagiosDirectories: [String] = []
+
+    @Option(help: "Supervisor: this supervisor's location tag; jobs of monitors limited to other locations are handed on.")
+    var location: String = "default"
+
+    @Option(name: .customLong("supervisor-id"), help: "Supervisor: its id in registrations and results (default sv-HOST-PID).")
+    var supervisorID: String?
+
+    @Option(name: .customLong("supervisor-max-in-flight"), help: "Supervisor: most checks running at once.")
+    var supervisorMaxInFlight: Int = 4096
+
+    @Option(name: .customLong("plugin-max-processes"), help: "Supervisor: most processes per plugin (more start while all are at their declared concurrency).")
+    var pluginMaxProcesses: Int = 4
+
+    @Option(name: .customLong("plugin-user"), help: "Supervisor: run plugins as this unprivileged user (needs root).")
+    var pluginUser: String?
+
+    @Option(name: .customLong("plugin-memory-limit-mb"), help: "Supervisor: address-space limit per plugin process, in MiB.")
+    var pluginMemoryLimit: Int64?
+
+    @Option(name: .customLong("plugin-open-files-limit"), help: "Supervisor: open-file limit per plugin process.")
+    var pluginOpenFiles: Int64?
+
+    @Option(name: .customLong("supervisor-claim-idle"), help: "Supervisor: seconds after which jobs held by a supervisor that stopped refreshing them are claimed by another.")
+    var supervisorClaimIdle: Double = 30
+
     @Option(help: "Ingester: parallel read-write loops.")
     var ingesterWorkers: Int = 2
 
@@ -76,9 +112,21 @@ struct Run: AsyncParsableCommand {
             postgres: postgresConfiguration, redis: redisConfiguration,
             interval: .milliseconds(Int64(healthInterval * 1000)), logger: logger)
         let chosen = Set(roles.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        let known: Set<String> = ["control", "ingester", "scheduler"]
+        let known: Set<String> = ["control", "ingester", "scheduler", "supervisor"]
         guard chosen.isSubset(of: known), !chosen.isEmpty else {
-            throw ValidationError("--roles: unknown role(s) \(chosen.subtracting(known).sorted().joined(separator: ", ")); built so far: \(known.sorted().joined(separator: ", "))")
+            throw ValidationError("--roles: unknown role(s) \(chosen.subtracting(known).sorted().joined(separator: ", ")); known: \(known.sorted().joined(separator: ", "))")
+        }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if chosen.contains("supervisor") {
+            services.append(.init(service: try makeSupervisor(redis: redisConfiguration, logger: logger)))
+        }
+        guard !chosen.isDisjoint(with: ["control", "ingester", "scheduler"]) else {
+            // A supervisor alone talks to Redis only.
+            let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            logger.info("pinguind starting", metadata: ["pinguin.roles": "supervisor", "pinguin.version": "\(PinguinVersion.current)", "redis.target": "\(redisConfiguration)"])
+            try await group.run()
+            logger.info("pinguind stopped")
+            return
         }
         var postgresOptions = PostgresClient.Configuration()
         postgresOptions.maximumConnections = max(4, ingesterWorkers + 2)
@@ -93,7 +141,7 @@ struct Run: AsyncParsableCommand {
         } else {
             try await migrations.up()
         }
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: watcher)]
+        services.append(.init(service: watcher))
         if chosen.contains("ingester") {
             var redisOptions = RedisClient.Configuration()
             redisOptions.maximumConnections = ingesterWorkers + 2
@@ -164,6 +212,38 @@ struct Run: AsyncParsableCommand {
 }
 
 extension Run {
+    func makeSupervisor(redis: RedisConfiguration, logger: Logger) throws -> Supervisor {
+        var configuration = Supervisor.Configuration()
+        if let supervisorID { configuration.id = supervisorID }
+        guard (1...64).contains(location.utf8.count), !location.contains(","), !location.contains(" ") else {
+            throw ValidationError("--location must be 1 to 64 bytes without commas or spaces")
+        }
+        configuration.location = location
+        let executableFolder = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        configuration.pluginDirectories = pluginDirectories.isEmpty
+            ? [executableFolder, "/usr/local/lib/pinguin/plugins", "/usr/lib/pinguin/plugins"].filter { FileManager.default.fileExists(atPath: $0) }
+            : pluginDirectories
+        if !nagiosDirectories.isEmpty { configuration.nagiosDirectories = nagiosDirectories }
+        guard (1...1_000_000).contains(supervisorMaxInFlight) else { throw ValidationError("--supervisor-max-in-flight must be 1 to 1000000") }
+        configuration.maximumInFlight = supervisorMaxInFlight
+        guard (1...64).contains(pluginMaxProcesses) else { throw ValidationError("--plugin-max-processes must be 1 to 64") }
+        configuration.pool.maximumProcesses = pluginMaxProcesses
+        guard supervisorClaimIdle >= 1 else { throw ValidationError("--supervisor-claim-idle must be at least 1 second") }
+        configuration.claimIdle = .milliseconds(Int64(supervisorClaimIdle * 1000))
+        if let pluginUser {
+            do {
+                configuration.pluginUser = try SpawnedProcess.User(named: pluginUser)
+            } catch {
+                throw ValidationError("--plugin-user: \(error)")
+            }
+        }
+        configuration.pluginLimits.addressSpaceBytes = pluginMemoryLimit.map { $0 * 1_048_576 }
+        configuration.pluginLimits.openFiles = pluginOpenFiles
+        var redisOptions = RedisClient.Configuration()
+        redisOptions.maximumConnections = 8
+        return Supervisor(configuration: configuration, redis: RedisClient(redis, configuration: redisOptions, logger: logger), logger: logger)
+    }
+
     func socketPath() throws -> String {
         let environment = ProcessInfo.processInfo.environment
         if let path = rpcSocket ?? environment["PINGUIN_SOCKET"] { return path }

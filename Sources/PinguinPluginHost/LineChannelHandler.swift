@@ -1,0 +1,45 @@
+import NIOCore
+import PinguinWire
+
+/// Splits what a plugin writes on one of its pipes into lines and hands each to `onFrame`, on
+/// the channel's event loop; `onEnd` runs once when the pipe closes (end of file or an error).
+final class LineChannelHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private var framer: LineFramer
+    private let onFrame: (LineFramer.Frame) -> Void
+    private let onEnd: () -> Void
+    private var ended = false
+
+    init(maximumLineBytes: Int, onFrame: @escaping (LineFramer.Frame) -> Void, onEnd: @escaping () -> Void) {
+        framer = LineFramer(maximumLineBytes: maximumLineBytes)
+        self.onFrame = onFrame
+        self.onEnd = onEnd
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = unwrapInboundIn(data)
+        let frames = buffer.withUnsafeReadableBytes { framer.feed($0) }
+        for frame in frames where !ended {
+            onFrame(frame)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        end()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    private func end() {
+        guard !ended else { return }
+        for frame in framer.finish() {
+            onFrame(frame)
+        }
+        ended = true
+        onEnd()
+    }
+}
