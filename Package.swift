@@ -332,6 +332,7 @@ let package = Package(
             name: "PinguinSupervisorIntegrationTests",
             dependencies: [
                 "PinguinSupervisor", "PinguinPluginHost", "PinguinRedis", "PinguinModel", "PinguinWire", "PinguinTestSupport",
+                "PinguinStore", "PinguinPostgres",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

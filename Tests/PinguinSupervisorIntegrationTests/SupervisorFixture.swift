@@ -48,7 +48,9 @@ struct SupervisorFixture {
     /// A two-line wrapper named pinguin-check-MODE that runs the misbehaving plugin in that mode.
     static func install(mode: String, in folder: String, token: String) throws {
         let path = folder + "/pinguin-check-" + mode
-        try "#!/bin/sh\nexec /usr/bin/python3 \(misbehaving) \(mode) \(token)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        // The wrapper passes on the signals it was started with ignored (Python ignores SIGPIPE itself).
+        try "#!/bin/sh\nPINGUIN_TEST_SIGIGN=$(grep SigIgn /proc/$$/status | cut -f2) exec /usr/bin/python3 \(misbehaving) \(mode) \(token)\n"
+            .write(toFile: path, atomically: true, encoding: .utf8)
         chmod(path, 0o755)
     }
 

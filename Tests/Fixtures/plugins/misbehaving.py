@@ -95,6 +95,13 @@ for raw in sys.stdin:
         send({"jsonrpc": "2.0", "id": rid, "result": {"status": "sideways", "message": 42}})
     elif MODE == "rpcerror":
         send({"jsonrpc": "2.0", "id": rid, "error": {"code": -32603, "message": "could not open a raw socket: permission denied"}})
+    elif MODE == "hygiene":
+        import resource
+        fds = sorted(int(fd) for fd in os.listdir("/proc/self/fd"))
+        send({"jsonrpc": "2.0", "id": rid, "result": {"status": "up", "message": "hygiene", "details": {
+            "environment": dict(os.environ), "fds": fds, "pid": os.getpid(), "pgid": os.getpgid(0),
+            "cwd": os.getcwd(), "uid": os.getuid(), "gid": os.getgid(), "groups": os.getgroups(), "sigpipe_default": signal.getsignal(signal.SIGPIPE) == signal.SIG_DFL,
+            "nofile": resource.getrlimit(resource.RLIMIT_NOFILE)[0]}}})
     elif MODE == "slowthenok":
         time.sleep(float(params["config"].get("sleep", 0)))
         send(good)
