@@ -206,6 +206,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `pinguinctl plugin test`: a plugin run through the protocol's checks, as the supervisor runs it.
+        .target(
+            name: "PinguinPluginConformance",
+            dependencies: [
+                "PinguinPluginHost",
+                "PinguinModel",
+                "PinguinWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "PinguinctlKit",
             dependencies: [
@@ -219,6 +231,7 @@ let package = Package(
             dependencies: [
                 "COpenSSL",
                 "PinguinctlKit",
+                "PinguinPluginConformance",
                 "PinguinWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Yams", package: "Yams"),
@@ -229,6 +242,10 @@ let package = Package(
             name: "PinguinBench",
             dependencies: [
                 "PinguinControlPlane",
+                "PinguinSupervisor",
+                "PinguinPluginHost",
+                "PinguinModel",
+                .product(name: "NIOCore", package: "swift-nio"),
                 "PinguinWire",
                 "PinguinIngester",
                 "PinguinStore",
@@ -329,6 +346,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "PinguinPluginHostTests",
+            dependencies: ["PinguinPluginHost", "PinguinWire"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "PinguinSupervisorIntegrationTests",
             dependencies: [
                 "PinguinSupervisor", "PinguinPluginHost", "PinguinRedis", "PinguinModel", "PinguinWire", "PinguinTestSupport",
@@ -346,6 +368,11 @@ let package = Package(
         .testTarget(
             name: "PinguinCheckerKitTests",
             dependencies: ["PinguinCheckerKit", "PinguinWire"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinPluginConformanceTests",
+            dependencies: ["PinguinPluginConformance", "PinguinPluginHost", "PinguinWire", "PinguinTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

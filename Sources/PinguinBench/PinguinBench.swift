@@ -11,7 +11,7 @@ struct PinguinBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pinguin-bench",
         abstract: "Benchmarks of Pinguin's PostgreSQL and Redis clients (prints tab-separated figures).",
-        subcommands: [CopyBench.self, RedisBench.self, WriteBench.self, IngestBench.self, UptimeBench.self, RPCBench.self, SchedulerBench.self]
+        subcommands: [CopyBench.self, RedisBench.self, WriteBench.self, IngestBench.self, UptimeBench.self, RPCBench.self, SchedulerBench.self, SupervisorBench.self]
     )
 }
 

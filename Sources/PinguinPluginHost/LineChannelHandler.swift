@@ -1,28 +1,27 @@
 import NIOCore
 import PinguinWire
 
-/// Splits what a plugin writes on one of its pipes into lines and hands each to `onFrame`, on
-/// the channel's event loop; `onEnd` runs once when the pipe closes (end of file or an error).
+/// Splits what a plugin writes on one of its pipes into lines and hands each read's lines to
+/// `onFrames` at once, on the channel's event loop; `onEnd` runs once when the pipe closes (end
+/// of file or an error).
 final class LineChannelHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
     private var framer: LineFramer
-    private let onFrame: (LineFramer.Frame) -> Void
+    private let onFrames: ([LineFramer.Frame]) -> Void
     private let onEnd: () -> Void
     private var ended = false
 
-    init(maximumLineBytes: Int, onFrame: @escaping (LineFramer.Frame) -> Void, onEnd: @escaping () -> Void) {
+    init(maximumLineBytes: Int, onFrames: @escaping ([LineFramer.Frame]) -> Void, onEnd: @escaping () -> Void) {
         framer = LineFramer(maximumLineBytes: maximumLineBytes)
-        self.onFrame = onFrame
+        self.onFrames = onFrames
         self.onEnd = onEnd
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let buffer = unwrapInboundIn(data)
         let frames = buffer.withUnsafeReadableBytes { framer.feed($0) }
-        for frame in frames where !ended {
-            onFrame(frame)
-        }
+        if !frames.isEmpty && !ended { onFrames(frames) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -36,9 +35,8 @@ final class LineChannelHandler: ChannelInboundHandler {
 
     private func end() {
         guard !ended else { return }
-        for frame in framer.finish() {
-            onFrame(frame)
-        }
+        let frames = framer.finish()
+        if !frames.isEmpty { onFrames(frames) }
         ended = true
         onEnd()
     }

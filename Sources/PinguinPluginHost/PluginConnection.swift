@@ -48,7 +48,7 @@ public final class PluginConnection: Sendable {
 
     private struct Pending {
         var continuation: CheckedContinuation<Outcome, Never>
-        var timer: Scheduled<Void>?
+        var deadline: NIODeadline
         var cancelOnTimeout: Bool
     }
 
@@ -63,6 +63,8 @@ public final class PluginConnection: Sendable {
         var outbox: [UInt8] = []
         var flushScheduled = false
         var lastAnswer = ContinuousClock.now
+        /// One timer for all deadlines, set for the earliest; it sweeps and sets itself again.
+        var sweep: (at: NIODeadline, task: Scheduled<Void>)?
     }
 
     private enum EndState {
@@ -99,10 +101,12 @@ public final class PluginConnection: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(LineChannelHandler(
                             maximumLineBytes: StderrLog.maximumLineBytes,
-                            onFrame: { frame in
-                                switch frame {
-                                case .line(let bytes): stderr.line(bytes)
-                                case .tooLong: stderr.truncated()
+                            onFrames: { frames in
+                                for frame in frames {
+                                    switch frame {
+                                    case .line(let bytes): stderr.line(bytes)
+                                    case .tooLong: stderr.truncated()
+                                    }
                                 }
                             },
                             onEnd: {}))
@@ -114,7 +118,7 @@ public final class PluginConnection: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(LineChannelHandler(
                             maximumLineBytes: configuration.maximumLineBytes,
-                            onFrame: { frame in box.frame(frame) },
+                            onFrames: { frames in box.frames(frames) },
                             onEnd: { box.end() }))
                     }
                 }
@@ -147,8 +151,8 @@ public final class PluginConnection: Sendable {
                 if let params { request.append("params", params) }
                 state.outbox += JSONWriter.bytes(.object(request))
                 state.outbox.append(0x0A)
-                let timer = channel.eventLoop.scheduleTask(deadline: deadline) { [self] in expire(id) }
-                state.pending[id] = Pending(continuation: continuation, timer: timer, cancelOnTimeout: cancelOnTimeout)
+                state.pending[id] = Pending(continuation: continuation, deadline: deadline, cancelOnTimeout: cancelOnTimeout)
+                if state.sweep.map({ deadline < $0.at }) ?? true { planSweep(at: deadline, &state) }
                 scheduleFlush(&state)
                 return nil
             }
@@ -248,23 +252,44 @@ public final class PluginConnection: Sendable {
         channel.writeAndFlush(buffer, promise: nil)
     }
 
-    private func expire(_ id: Int64) {
-        let (pending, hung): (Pending?, Bool) = state.withLock { state in
-            guard let pending = state.pending.removeValue(forKey: id) else { return (nil, false) }
-            state.expired.insert(id)
+    private func planSweep(at deadline: NIODeadline, _ state: inout State) {
+        state.sweep?.task.cancel()
+        let task = channel.eventLoop.scheduleTask(deadline: deadline) { [self] in sweepDeadlines() }
+        state.sweep = (deadline, task)
+    }
+
+    /// Answers every call whose deadline passed with `.timedOut`.
+    private func sweepDeadlines() {
+        let now = NIODeadline.now()
+        var expired: [(Int64, Pending)] = []
+        let hung: Bool = state.withLock { state in
+            state.sweep = nil
+            var next: NIODeadline?
+            for (id, pending) in state.pending {
+                if pending.deadline <= now {
+                    expired.append((id, pending))
+                } else if next.map({ pending.deadline < $0 }) ?? true {
+                    next = pending.deadline
+                }
+            }
+            for (id, pending) in expired {
+                state.pending[id] = nil
+                state.expired.insert(id)
+                if pending.cancelOnTimeout { state.missedDeadlines += 1 }
+            }
             if state.expired.count > 100_000 { state.expired.removeAll() }
-            guard pending.cancelOnTimeout else { return (pending, false) }
-            state.missedDeadlines += 1
-            return (pending, state.missedDeadlines >= configuration.maximumMissedDeadlines)
+            if let next, state.failure == nil { planSweep(at: next, &state) }
+            return state.missedDeadlines >= configuration.maximumMissedDeadlines && expired.contains { $0.1.cancelOnTimeout }
         }
-        guard let pending else { return }
-        if pending.cancelOnTimeout {
-            var params = JSONObject()
-            params.append("id", .int(id))
-            params.append("reason", .string("deadline"))
-            notify("check.cancel", params: .object(params))
+        for (id, pending) in expired.sorted(by: { $0.0 < $1.0 }) {
+            if pending.cancelOnTimeout {
+                var params = JSONObject()
+                params.append("id", .int(id))
+                params.append("reason", .string("deadline"))
+                notify("check.cancel", params: .object(params))
+            }
+            pending.continuation.resume(returning: .timedOut)
         }
-        pending.continuation.resume(returning: .timedOut)
         if hung {
             fail(PluginFailure(
                 reason: "plugin stopped answering: \(configuration.maximumMissedDeadlines) checks in a row missed their deadline",
@@ -272,54 +297,64 @@ public final class PluginConnection: Sendable {
         }
     }
 
-    fileprivate func received(_ frame: LineFramer.Frame) {
-        switch frame {
-        case .tooLong:
-            fail(PluginFailure(reason: "plugin protocol error: a line on stdout is longer than \(configuration.maximumLineBytes) bytes", kind: .protocolViolation))
-        case .line(let bytes):
-            switch PluginAnswer.parse(bytes) {
-            case .failure(let problem):
-                fail(PluginFailure(reason: "plugin protocol error: \(problem)", kind: .protocolViolation))
-            case .success(let answer):
-                deliver(answer)
+    fileprivate func received(_ frames: [LineFramer.Frame]) {
+        var answers: [PluginAnswer] = []
+        answers.reserveCapacity(frames.count)
+        for frame in frames {
+            switch frame {
+            case .tooLong:
+                deliver(answers)
+                fail(PluginFailure(reason: "plugin protocol error: a line on stdout is longer than \(configuration.maximumLineBytes) bytes", kind: .protocolViolation))
+                return
+            case .line(let bytes):
+                switch PluginAnswer.parse(bytes) {
+                case .failure(let problem):
+                    deliver(answers)
+                    fail(PluginFailure(reason: "plugin protocol error: \(problem)", kind: .protocolViolation))
+                    return
+                case .success(let answer):
+                    answers.append(answer)
+                }
             }
         }
+        deliver(answers)
     }
 
-    private func deliver(_ answer: PluginAnswer) {
-        enum Verdict { case deliver(Pending), late, stray(Int), nullID }
-        let verdict: Verdict = state.withLock { state in
+    /// Hands a read's answers to their callers, under one lock for all of them.
+    private func deliver(_ answers: [PluginAnswer]) {
+        guard !answers.isEmpty else { return }
+        var delivered: [(Pending, PluginAnswer)] = []
+        delivered.reserveCapacity(answers.count)
+        var strays: [(PluginAnswer, Int)] = []
+        state.withLock { state in
             state.lastAnswer = .now
-            guard let id = answer.id else {
-                state.strayAnswers += 1
-                return .nullID
+            for answer in answers {
+                if let id = answer.id, let pending = state.pending.removeValue(forKey: id) {
+                    state.strayAnswers = 0
+                    if pending.cancelOnTimeout { state.missedDeadlines = 0 }
+                    delivered.append((pending, answer))
+                } else if let id = answer.id, state.expired.remove(id) != nil {
+                    continue  // late: its caller gave up at the deadline
+                } else {
+                    state.strayAnswers += 1
+                    strays.append((answer, state.strayAnswers))
+                }
             }
-            if let pending = state.pending.removeValue(forKey: id) {
-                state.strayAnswers = 0
-                if pending.cancelOnTimeout { state.missedDeadlines = 0 }
-                return .deliver(pending)
-            }
-            if state.expired.remove(id) != nil { return .late }
-            state.strayAnswers += 1
-            return .stray(state.strayAnswers)
         }
-        switch verdict {
-        case .deliver(let pending):
-            pending.timer?.cancel()
+        for (pending, answer) in delivered {
             switch answer.body {
             case .result(let value): pending.continuation.resume(returning: .result(value))
             case .error(let error): pending.continuation.resume(returning: .error(error))
             }
-        case .late:
-            break
-        case .nullID, .stray:
-            let count = state.withLock { $0.strayAnswers }
+        }
+        for (answer, count) in strays {
             logger.warning("plugin answered an id it was not asked (or answered one twice); ignored", metadata: [
                 "plugin.answer_id": "\(answer.id.map(String.init) ?? "null")",
                 "plugin.error": "\(answer.errorMessage ?? "")",
             ])
             if count >= configuration.maximumStrayAnswers {
                 fail(PluginFailure(reason: "plugin protocol error: \(count) answers in a row to ids it was not asked", kind: .protocolViolation))
+                return
             }
         }
     }
@@ -379,11 +414,12 @@ public final class PluginConnection: Sendable {
         final.stderrTail = stderr.tail
         let pending = state.withLock { state -> [Pending] in
             state.failure = final
+            state.sweep?.task.cancel()
+            state.sweep = nil
             defer { state.pending.removeAll() }
             return Array(state.pending.values)
         }
         for entry in pending {
-            entry.timer?.cancel()
             entry.continuation.resume(returning: .lost(final))
         }
         channel.close(promise: nil)
@@ -402,7 +438,7 @@ public final class PluginConnection: Sendable {
 /// so it is judged like any other line.
 private final class ConnectionBox: Sendable {
     private enum Early {
-        case frame(LineFramer.Frame)
+        case frames([LineFramer.Frame])
         case end
     }
 
@@ -416,18 +452,18 @@ private final class ConnectionBox: Sendable {
         }
         for item in early {
             switch item {
-            case .frame(let frame): connection.received(frame)
+            case .frames(let frames): connection.received(frames)
             case .end: connection.outputEnded()
             }
         }
     }
 
-    func frame(_ frame: LineFramer.Frame) {
+    func frames(_ frames: [LineFramer.Frame]) {
         let connection = state.withLock { state -> PluginConnection? in
-            if state.connection == nil { state.early.append(.frame(frame)) }
+            if state.connection == nil { state.early.append(.frames(frames)) }
             return state.connection
         }
-        connection?.received(frame)
+        connection?.received(frames)
     }
 
     func end() {

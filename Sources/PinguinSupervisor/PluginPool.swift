@@ -54,6 +54,8 @@ public final class PluginPool: Sendable {
         public var phase: Phase
         public var description: PluginDescription?
         public var processes: Int
+        /// Their process ids.
+        public var pids: [Int32]
         public var inFlight: Int
         public var waiting: Int
         public var restarts: Int
@@ -126,6 +128,7 @@ public final class PluginPool: Sendable {
         state.withLock { state in
             Status(
                 phase: state.phase, description: state.description, processes: state.instances.count,
+                pids: state.instances.values.map(\.connection.process.pid).sorted(),
                 inFlight: state.instances.values.reduce(0) { $0 + $1.inFlight }, waiting: state.waiters.count,
                 restarts: state.restarts, lastFailure: state.lastFailure, failedUntil: state.failedUntil)
         }
@@ -208,9 +211,11 @@ public final class PluginPool: Sendable {
 
     private func freeInstance(_ state: inout State) -> (Int, PluginConnection)? {
         let capacity = state.description?.maximumConcurrency ?? 1
-        guard let (id, _) = state.instances.filter({ $0.value.inFlight < capacity }).min(by: { $0.value.inFlight < $1.value.inFlight }) else {
-            return nil
+        var chosen: (id: Int, load: Int)?
+        for (id, instance) in state.instances where instance.inFlight < capacity && instance.inFlight < (chosen?.load ?? .max) {
+            chosen = (id, instance.inFlight)
         }
+        guard let id = chosen?.id else { return nil }
         state.instances[id]!.inFlight += 1
         state.instances[id]!.lastBusy = .now
         return (id, state.instances[id]!.connection)
