@@ -354,7 +354,7 @@ let package = Package(
             name: "PinguinSupervisorIntegrationTests",
             dependencies: [
                 "PinguinSupervisor", "PinguinPluginHost", "PinguinRedis", "PinguinModel", "PinguinWire", "PinguinTestSupport",
-                "PinguinStore", "PinguinPostgres",
+                "PinguinStore", "PinguinPostgres", "PinguinScheduler",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -114,7 +114,8 @@ public final class Supervisor: Service, Sendable {
     static func discover(_ directories: [String], logger: Logger) -> [String] {
         var seen = Set<String>()
         var found: [String] = []
-        for directory in directories {
+        // Absolute, since plugins start in "/".
+        for directory in directories.map({ URL(fileURLWithPath: $0).standardizedFileURL.path }) {
             guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
                 logger.warning("plugin folder cannot be read", metadata: ["plugin.folder": "\(directory)"])
                 continue
