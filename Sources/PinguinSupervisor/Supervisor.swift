@@ -534,16 +534,22 @@ public final class Supervisor: Service, Sendable {
             // Which locations have a live supervisor, for jobs limited to other locations.
             let all = try await redis.send("HGETALL", configuration.keys.supervisors).array ?? []
             var live: Set<String> = [configuration.location]
+            var forgotten: [any RedisArgument] = []
             var index = 1
             while index < all.count {
                 if let text = all[index].string, let object = (try? JSONParser.parse(text))?.objectValue,
-                   let beat = object["heartbeat_at"]?.stringValue.flatMap(RFC3339.parse), Date().timeIntervalSince(beat) < 30,
-                   let location = object["location"]?.stringValue {
-                    live.insert(location)
+                   let beat = object["heartbeat_at"]?.stringValue.flatMap(RFC3339.parse) {
+                    let age = Date().timeIntervalSince(beat)
+                    if age < 30, let location = object["location"]?.stringValue { live.insert(location) }
+                    // A dead supervisor stays visible in system.health for a day, then goes.
+                    if age > 86_400, let id = all[index - 1].string { forgotten.append(id) }
                 }
                 index += 2
             }
             state.withLock { $0.liveLocations = live }
+            if !forgotten.isEmpty {
+                try await redis.send(RedisCommand("HDEL", arguments: [configuration.keys.supervisors] + forgotten))
+            }
         } catch {
             logger.warning("cannot write the supervisor registration", metadata: ["error": "\(error)"])
         }
