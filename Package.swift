@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "pinguinctl", targets: ["pinguinctl"]),
         .executable(name: "pinguin-bench", targets: ["PinguinBench"]),
         .executable(name: "pinguin-check-null", targets: ["pinguin-check-null"]),
+        .executable(name: "pinguin-check-dns", targets: ["pinguin-check-dns"]),
         .library(name: "PinguinCheckerKit", targets: ["PinguinCheckerKit"]),
         .library(name: "PinguinPostgres", targets: ["PinguinPostgres"]),
         .library(name: "PinguinRedis", targets: ["PinguinRedis"]),
@@ -265,6 +266,18 @@ let package = Package(
             path: "Plugins/pinguin-check-null",
             swiftSettings: swiftSettings
         ),
+        // DNS messages read without IO, and the answer checks of pinguin-check-dns.
+        .target(
+            name: "PinguinDNS",
+            swiftSettings: swiftSettings
+        ),
+        // DNS lookups on c-ares channels driven by one poll(2) thread.
+        .executableTarget(
+            name: "pinguin-check-dns",
+            dependencies: ["CAres", "PinguinCheckerKit", "PinguinDNS", "PinguinWire"],
+            path: "Plugins/pinguin-check-dns",
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: Tests: unit targets need no server, integration targets need the real ones.
         .target(
@@ -373,6 +386,16 @@ let package = Package(
         .testTarget(
             name: "PinguinPluginConformanceTests",
             dependencies: ["PinguinPluginConformance", "PinguinPluginHost", "PinguinWire", "PinguinTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinDNSTests",
+            dependencies: ["PinguinDNS", "CAres"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinCheckDNSTests",
+            dependencies: ["PinguinPluginHost", "PinguinWire", "PinguinTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
