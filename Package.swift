@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "pinguinctl", targets: ["pinguinctl"]),
         .executable(name: "pinguin-bench", targets: ["PinguinBench"]),
         .executable(name: "pinguin-check-null", targets: ["pinguin-check-null"]),
+        .executable(name: "pinguin-check-http", targets: ["pinguin-check-http"]),
         .executable(name: "pinguin-check-dns", targets: ["pinguin-check-dns"]),
         .library(name: "PinguinCheckerKit", targets: ["PinguinCheckerKit"]),
         .library(name: "PinguinPostgres", targets: ["PinguinPostgres"]),
@@ -266,6 +267,13 @@ let package = Package(
             path: "Plugins/pinguin-check-null",
             swiftSettings: swiftSettings
         ),
+        // HTTP(S) checks: libcurl easy handles on one multi handle driven by one thread.
+        .executableTarget(
+            name: "pinguin-check-http",
+            dependencies: ["CCurl", "CPinguinShims", "PinguinCheckerKit", "PinguinWire"],
+            path: "Plugins/pinguin-check-http",
+            swiftSettings: swiftSettings
+        ),
         // DNS messages read without IO, and the answer checks of pinguin-check-dns.
         .target(
             name: "PinguinDNS",
@@ -396,6 +404,14 @@ let package = Package(
         .testTarget(
             name: "PinguinCheckDNSTests",
             dependencies: ["PinguinPluginHost", "PinguinWire", "PinguinTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinCheckHTTPTests",
+            dependencies: [
+                "PinguinPluginHost", "PinguinWire", "PinguinTestSupport",
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
