@@ -259,7 +259,9 @@ struct DNSCheckTests {
             let plugin = bed.plugin
             let configs = [
                 ("www.pinguin.test", try bed.local(#""exact":["192.0.2.1"]"#), PluginCheckResult.Status.up),
-                ("www.pinguin.test", try bed.local(#""protocol":"tcp","exact":["192.0.2.1"]"#), .up),
+                // TCP to the responder: dnsmasq drops a TCP connection that carries ~50 pipelined
+                // queries, and c-ares 1.18 then ends them with ECONNREFUSED (see the report).
+                ("tcp.odd.test", try bed.odd(#""protocol":"tcp","exact":["192.0.2.99"]"#), .up),
                 ("ok.odd.test", try bed.odd(#""exact":["192.0.2.99"]"#), .up),
                 ("nope.pinguin.test", try bed.local(), .down),
                 ("drop.odd.test", try bed.odd(#""timeout_ms":1500"#), .down),

@@ -105,7 +105,7 @@ final class DNSMasq: Sendable {
                 "--conf-file=/dev/null", "--no-daemon", "--port=\(port)", "--listen-address=127.0.0.1,::1", "--bind-interfaces",
                 "--no-resolv", "--no-hosts", "--pid-file=", "--user=\(user)", "--log-facility=-",
                 "--addn-hosts=\(hostsFile)",
-                "--auth-server=ns.pinguin.test,127.0.0.1,::1", "--auth-zone=pinguin.test,192.0.2.0/24",
+                "--auth-server=ns.pinguin.test,127.0.0.1,::1", "--auth-zone=pinguin.test,192.0.2.0/24,2001:db8::/32",
                 "--auth-soa=\(serial),hostmaster.pinguin.test,1200,180,1209600", "--auth-ttl=\(ttl)",
                 "--host-record=www.pinguin.test,192.0.2.1,2001:db8::1",
                 "--cname=alias.pinguin.test,www.pinguin.test",

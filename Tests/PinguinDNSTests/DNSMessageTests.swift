@@ -41,7 +41,7 @@ struct DNSMessageTests {
         #expect(message.answers.map(\.value) == [
             "2001:db8::1", "2001:db8:0:1::1", "target.example.test", "10 mail.example.test", "ns1.example.test", "abcde",
             "ns1.example.test hostmaster.example.test 2024010101 7200 900 1209600 300", "10 5 5060 sip.example.test",
-            "host.example.test", #"128 issue "ca.example""#, #"\# 2 dead"#,
+            "host.example.test", #"128 issue "ca.example""#, ##"\# 2 dead"##,
         ])
         #expect(message.answers[5].data == .txt(["abc", "", "de"]))
         #expect(message.answers.map(\.type.description) == ["AAAA", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "SRV", "PTR", "CAA", "TYPE99"])
