@@ -17,6 +17,8 @@ let package = Package(
         .executable(name: "pinguin-check-null", targets: ["pinguin-check-null"]),
         .executable(name: "pinguin-check-http", targets: ["pinguin-check-http"]),
         .executable(name: "pinguin-check-dns", targets: ["pinguin-check-dns"]),
+        .executable(name: "pinguin-check-tcp", targets: ["pinguin-check-tcp"]),
+        .executable(name: "pinguin-check-ping", targets: ["pinguin-check-ping"]),
         .library(name: "PinguinCheckerKit", targets: ["PinguinCheckerKit"]),
         .library(name: "PinguinPostgres", targets: ["PinguinPostgres"]),
         .library(name: "PinguinRedis", targets: ["PinguinRedis"]),
@@ -286,6 +288,26 @@ let package = Package(
             path: "Plugins/pinguin-check-dns",
             swiftSettings: swiftSettings
         ),
+        // TCP connect, TLS and send/expect steps, many checks on one NIO event loop.
+        .executableTarget(
+            name: "pinguin-check-tcp",
+            dependencies: [
+                "PinguinCheckerKit", "PinguinWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+            ],
+            path: "Plugins/pinguin-check-tcp",
+            swiftSettings: swiftSettings
+        ),
+        // ICMP echo over one shared socket per address family.
+        .executableTarget(
+            name: "pinguin-check-ping",
+            dependencies: ["PinguinCheckerKit", "PinguinWire"],
+            path: "Plugins/pinguin-check-ping",
+            swiftSettings: swiftSettings
+        ),
 
         // MARK: Tests: unit targets need no server, integration targets need the real ones.
         .target(
@@ -394,6 +416,22 @@ let package = Package(
         .testTarget(
             name: "PinguinPluginConformanceTests",
             dependencies: ["PinguinPluginConformance", "PinguinPluginHost", "PinguinWire", "PinguinTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinCheckTCPTests",
+            dependencies: [
+                "PinguinPluginHost", "PinguinWire", "PinguinTestSupport",
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PinguinCheckPingTests",
+            dependencies: [
+                "PinguinPluginHost", "PinguinWire", "PinguinTestSupport",
+                .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
