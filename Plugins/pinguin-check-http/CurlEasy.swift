@@ -59,7 +59,7 @@ final class CurlEasy: @unchecked Sendable {
             String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self)
         }
         var trimmed = Substring(line)
-        while let last = trimmed.last, last == "\r" || last == "\n" { trimmed.removeLast() }
+        while let last = trimmed.last, last.isNewline || last == " " { trimmed.removeLast() }   // "\r\n" is one Character
         if trimmed.hasPrefix("HTTP/") {
             responses.append([String(trimmed)])
         } else if !trimmed.isEmpty, !responses.isEmpty {

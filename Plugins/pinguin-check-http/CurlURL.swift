@@ -34,9 +34,10 @@ final class CurlURL {
 
     /// The URL without user name and password, for details and messages.
     static func redacted(_ text: String) -> String {
-        guard let url = CurlURL(text) else { return "(unparsable URL)" }
+        let fallback = text.contains("@") ? "(a URL with credentials)" : text
+        guard let url = CurlURL(text) else { return fallback }
         url.set(CURLUPART_USER, nil)
         url.set(CURLUPART_PASSWORD, nil)
-        return url.text ?? "(unparsable URL)"
+        return url.text ?? fallback
     }
 }

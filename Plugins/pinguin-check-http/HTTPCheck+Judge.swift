@@ -122,7 +122,7 @@ extension HTTPCheck {
             if days < Double(config.certificateExpiryDays) {
                 let who = earliest.subject == certificate.chain.first?.subject ? "the server's certificate" : "a certificate of the chain (\(earliest.subject))"
                 return outcome(config.certificateExpiryStatus,
-                               "\(who) expires in \(days) days (\(CertificateFacts.format(notAfter)), issuer \(earliest.issuer)), less than \(config.certificateExpiryDays)",
+                               "\(who) \(days < 0 ? "expired \(-days) days ago" : "expires in \(days) days") (\(CertificateFacts.format(notAfter)), issuer \(earliest.issuer)), less than \(config.certificateExpiryDays) days left",
                                "tls_expiring")
             }
         }

@@ -66,7 +66,7 @@ struct HTTPCheckTests {
         expect(try await run(url, #"{"expect_body":{"contains":"pinguin"}}"#), .up, nil, "200 OK")
         expect(try await run(url, #"{"expect_body":{"contains":"penguin"}}"#), .down, "body_mismatch", #"the body does not contain "penguin""#)
         expect(try await run(url, #"{"expect_body":{"contains":"pinguin","invert":true}}"#), .down, "body_mismatch", #"the body contains "pinguin", which it must not"#)
-        expect(try await run(url, #"{"expect_body":{"regex":"^hel+o [a-z]+$"}}"#), .up, nil, "200 OK")
+        expect(try await run(url, #"{"expect_body":{"regex":"^hel+o [a-z]+"}}"#), .up, nil, "200 OK")
         expect(try await run(url, #"{"expect_body":{"regex":"[0-9]{3}"}}"#), .down, "body_mismatch", "the body does not match /[0-9]{3}/")
         expect(try await run(url, #"{"expect_body":{"regex":"[0-9]{3}","invert":true}}"#), .up, nil, "200 OK")
         guard case .error(let error) = try await HTTPPlugin.check(url, #"{"expect_body":{"regex":"(unclosed"}}"#) else { throw Failure(description: "a bad regex must be a config error") }
@@ -217,7 +217,8 @@ struct HTTPCheckTests {
         }
         let inURL = try await run("http://pinguin:s3cret@127.0.0.1:\(f.plain)/basic")
         expect(inURL, .up, nil, "200")
-        #expect(!(inURL.details["url"]?.stringValue ?? "").contains("s3cret"), "\(inURL.details)")
+        let shownURL = inURL.details["url"]?.stringValue ?? ""
+        #expect(!shownURL.contains("s3cret"), "\(inURL.details)")
     }
 
     @Test("proxy: the request goes through it")

@@ -167,7 +167,7 @@ final class HTTPFixture: Sendable {
                 location = /headers { add_header X-Pinguin "yes please" always; add_header Cache-Control "no-store" always; return 200 "h\\n"; }
                 location = /method { return 200 "method=$request_method\\n"; }
                 location = /echo { echo_read_request_body; echo "got=$request_body ct=$http_content_type x=$http_x_test host=$host ua=$http_user_agent"; }
-                location = /basic { auth_basic "pinguin"; auth_basic_user_file \(d)/htpasswd; return 200 "basic ok\\n"; }
+                location = /basic { auth_basic "pinguin"; auth_basic_user_file \(d)/htpasswd; echo "basic ok"; }
                 location = /bearer { if ($http_authorization != "Bearer t0ken") { return 401 "bearer missing\\n"; } return 200 "bearer ok\\n"; }
               }
               \(tls("valid", p[1]))
