@@ -33,6 +33,8 @@ struct PingCheckTests {
             #expect(v4.detail("jitter_ms")?.doubleValue != nil)
             #expect(v4.detail("address_family") == .string("ipv4"))
             #expect(v4.phase("dns") == nil)
+            // interval_ms: four requests 20 ms apart take at least 60 ms.
+            #expect((v4.phase("echo") ?? 0) >= 60)
             #expect(v4.metrics.map { $0.objectValue?["label"]?.stringValue } == ["rta", "pl", "rtmin", "rtmax", "jitter"])
             let v6 = try await plugin.check("::1", #"{"count":2,"interval_ms":20}"#)
             #expect(v6.status == .up)
@@ -114,32 +116,42 @@ struct PingCheckTests {
             let ready = FileManager.default.temporaryDirectory.appendingPathComponent("pinguin-responder-\(UUID().uuidString)").path
             let responder = try ChildProcess.start("/usr/sbin/ip", arguments: ["netns", "exec", namespace.name, "/usr/bin/env", "python3",
                                                    TestServices.repositoryRoot.path + "/Tests/Fixtures/ping/icmp_responder.py", "150", ready])
-            defer { responder.terminate(); unlink(ready) }
-            var started = false
-            for _ in 0..<100 where !started {
-                started = FileManager.default.fileExists(atPath: ready)
-                if !started { try await Task.sleep(for: .milliseconds(50)) }
+            defer { unlink(ready) }
+            do {
+                try await checkDelayed(namespace, ready: ready)
+            } catch {
+                await stopFixture(responder)
+                throw error
             }
-            #expect(started, "icmp_responder.py did not start")
-            try await withPlugin { plugin in
-                let base = #""count":3,"interval_ms":20,"timeout_ms":1000"#
-                let slow = try await plugin.check(namespace.address, "{\(base)}")
-                #expect(slow.status == .up, "\(slow.message)")
-                #expect((slow.detail("rtt_min_ms")?.doubleValue ?? 0) >= 150, "\(slow.message)")
-                let degraded = try await plugin.check(namespace.address, #"{\#(base),"degraded_rtt_ms":100,"down_rtt_ms":500}"#)
-                #expect(degraded.status == .degraded)
-                #expect(degraded.errorKind == "high_rtt")
-                #expect(degraded.message.hasSuffix("; average rtt at least degraded_rtt_ms 100"), "\(degraded.message)")
-                let down = try await plugin.check(namespace.address, #"{\#(base),"degraded_rtt_ms":50,"down_rtt_ms":100}"#)
-                #expect(down.status == .down)
-                #expect(down.errorKind == "high_rtt")
-                #expect(down.message.hasSuffix("; average rtt at least down_rtt_ms 100"), "\(down.message)")
-                // Requests to .4 are answered by the responder from .2 (the kernel's own reply is
-                // dropped): the right identifier, sequence and cookie from the wrong host is no reply.
-                let spoofed = try await plugin.check(namespace.secondAddress, #"{\#(base)}"#)
-                #expect(spoofed.status == .down, "\(spoofed.message)")
-                #expect(spoofed.errorKind == "no_reply")
-            }
+            await stopFixture(responder)
+        }
+    }
+
+    func checkDelayed(_ namespace: TestNamespace, ready: String) async throws {
+        var started = false
+        for _ in 0..<100 where !started {
+            started = FileManager.default.fileExists(atPath: ready)
+            if !started { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        guard started else { throw TestNamespace.Failure(description: "icmp_responder.py did not start") }
+        try await withPlugin { plugin in
+            let base = #""count":3,"interval_ms":20,"timeout_ms":1000"#
+            let slow = try await plugin.check(namespace.address, "{\(base)}")
+            #expect(slow.status == .up, "\(slow.message)")
+            #expect((slow.detail("rtt_min_ms")?.doubleValue ?? 0) >= 150, "\(slow.message)")
+            let degraded = try await plugin.check(namespace.address, #"{\#(base),"degraded_rtt_ms":100,"down_rtt_ms":500}"#)
+            #expect(degraded.status == .degraded)
+            #expect(degraded.errorKind == "high_rtt")
+            #expect(degraded.message.hasSuffix("; average rtt at least degraded_rtt_ms 100"), "\(degraded.message)")
+            let down = try await plugin.check(namespace.address, #"{\#(base),"degraded_rtt_ms":50,"down_rtt_ms":100}"#)
+            #expect(down.status == .down)
+            #expect(down.errorKind == "high_rtt")
+            #expect(down.message.hasSuffix("; average rtt at least down_rtt_ms 100"), "\(down.message)")
+            // Requests to .4 are answered by the responder from .2 (the kernel's own reply is
+            // dropped): the right identifier, sequence and cookie from the wrong host is no reply.
+            let spoofed = try await plugin.check(namespace.secondAddress, #"{\#(base)}"#)
+            #expect(spoofed.status == .down, "\(spoofed.message)")
+            #expect(spoofed.errorKind == "no_reply")
         }
     }
 

@@ -85,3 +85,12 @@ func withNamespace(_ body: (TestNamespace) async throws -> Void) async throws {
     }
     await namespace.remove()
 }
+
+/// Ends a fixture process: SIGKILL (a SIGTERM could be blocked by the mask it inherited), then
+/// the wait for it on a thread of its own, never on the cooperative pool.
+func stopFixture(_ running: ChildProcess.Running) async {
+    kill(running.pid, SIGKILL)
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        Thread { running.terminate(); continuation.resume() }.start()
+    }
+}
