@@ -135,6 +135,9 @@ struct TCPProbe {
             let shaking = NIODeadline.now()
             do {
                 try await channel.eventLoop.submit {
+                    // The (deprecated) per-certificate callback keeps BoringSSL's own verification and
+                    // shows which certificate failed, so an expired one is told from an untrusted one;
+                    // its replacement takes verification over entirely.
                     let ssl = try NIOSSLClientHandler(context: context, serverHostname: serverName,
                                                       verificationCallback: { result, certificate in seen.add(certificate, failed: result == .failed); return result })
                     try channel.pipeline.syncOperations.addHandler(ssl, position: .first)
@@ -355,33 +358,5 @@ struct TCPProbe {
         case .tlsv12: "1.2"
         case .tlsv13: "1.3"
         }
-    }
-}
-
-/// The certificates the verifier looked at, and which it refused (filled on the event loop,
-/// read by the check after the handshake ended).
-final class SeenCertificates: Sendable {
-    private let state = Mutex<[(certificate: NIOSSLCertificate, failed: Bool)]>([])
-    func add(_ certificate: NIOSSLCertificate, failed: Bool) { state.withLock { $0.append((certificate, failed)) } }
-    func all() -> [NIOSSLCertificate] { state.withLock { $0.map(\.certificate) } }
-    func failed() -> [NIOSSLCertificate] { state.withLock { $0.filter(\.failed).map(\.certificate) } }
-}
-
-/// A compiled regular expression for one expect step.
-final class RegexBox: @unchecked Sendable {
-    // @unchecked: Regex is not Sendable, but this one is only used by the matcher, which runs on
-    // the probe's event loop, one call at a time.
-    private let regex: Regex<AnyRegexOutput>?
-
-    init(_ pattern: String) { regex = try? Regex(pattern) }
-
-    /// Where the first match ends, in bytes.
-    func end(in bytes: [UInt8]) -> Int? {
-        guard let regex else { return nil }
-        let text = String(decoding: bytes, as: UTF8.self)
-        guard let match = try? regex.firstMatch(in: text) else { return nil }
-        let end = text.utf8.distance(from: text.startIndex, to: match.range.upperBound)
-        // Invalid UTF-8 was replaced while decoding, so offsets past it do not line up: use it all.
-        return text.utf8.count == bytes.count ? end : bytes.count
     }
 }
