@@ -142,19 +142,6 @@ struct IncidentsCommand: ParsableCommand {
     }
 }
 
-struct PluginsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "plugins", abstract: "The checker plugins the supervisors run.", aliases: ["plugin"])
-
-    @OptionGroup var connection: ConnectionOptions
-    @OptionGroup var output: OutputOptions
-
-    func run() throws {
-        let answer = try connection.client().call("plugin.list")
-        let plugins = (answer.objectValue?["plugins"]?.arrayValue ?? []).compactMap(\.objectValue)
-        output.emit(answer) { Tables.plugins(plugins).render() }
-    }
-}
-
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",

@@ -3,8 +3,8 @@
 
     conformance.py PLUGIN --case TARGET CONFIG_JSON EXPECTED_STATUS [--case …]
 
-Needs Python's jsonschema. Exit status 0 when every rule holds, 1 otherwise. (pinguinctl will
-get the same checks as `pinguinctl plugin test`.)
+Needs Python's jsonschema. Exit status 0 when every rule holds, 1 otherwise. (pinguinctl
+has the same checks, and more, as `pinguinctl plugin test`.)
 """
 import argparse
 import json
