@@ -96,7 +96,9 @@ public enum OpenRPCDocument {
                 "type": "string",
                 "enum": [
                   "control",
-                  "ingester"
+                  "ingester",
+                  "scheduler",
+                  "supervisor"
                 ]
               }
             },
@@ -132,6 +134,13 @@ public enum OpenRPCDocument {
                 "type": "object"
               },
               "description": "The supervisors' registrations as published in Redis, with heartbeat_at and their plugins. Null while Redis is unreachable."
+            },
+            "problems": {
+              "type": "array",
+              "items": {
+                "type": "string"
+              },
+              "description": "What an operator should look at, one line each: a supervisor without a heartbeat for 30 s or more (registrations are deleted after a day), a plugin marked failed after a crash loop (with its restarts, next try and last error), a kind whose config schema does not compile, Redis unreachable. Empty when nothing is wrong. `healthy` only says whether PostgreSQL and Redis answer."
             },
             "events": {
               "type": "object",

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 import PinguinModel
 public import PinguinRedis
 public import PinguinWire
@@ -39,6 +39,9 @@ public final class PluginCatalogue: Sendable {
         public var kinds: [String: Kind]
         /// Schemas that could not be compiled, by kind: reported, never used.
         public var invalidSchemas: [String: String]
+        /// What an operator should look at, one line each: supervisors that stopped sending
+        /// heartbeats, plugins marked failed (crash loops), schemas that do not compile.
+        public var problems: [String] = []
         var compiled: [String: JSONSchema]
         var compiledTargets: [String: JSONSchema]
     }
@@ -79,16 +82,29 @@ public final class PluginCatalogue: Sendable {
         return snapshot
     }
 
-    static func build(_ supervisors: [JSONObject], now: Date) -> Snapshot {
+    /// The snapshot of `supervisors` (registrations as published) at `now`.
+    public static func build(_ supervisors: [JSONObject], now: Date) -> Snapshot {
         var snapshot = Snapshot(supervisors: supervisors, live: [], kinds: [:], invalidSchemas: [:], compiled: [:], compiledTargets: [:])
         for supervisor in supervisors {
             guard let id = supervisor["id"]?.stringValue,
-                  let heartbeat = supervisor["heartbeat_at"]?.stringValue.flatMap(RFC3339.parse),
-                  now.timeIntervalSince(heartbeat) < staleAfter
+                  let heartbeat = supervisor["heartbeat_at"]?.stringValue.flatMap(RFC3339.parse)
             else { continue }
+            let location = supervisor["location"]?.stringValue ?? "default"
+            guard now.timeIntervalSince(heartbeat) < staleAfter else {
+                snapshot.problems.append(
+                    "supervisor \(id) (location \(location)) has sent no heartbeat for \(Int(now.timeIntervalSince(heartbeat))) s")
+                continue
+            }
             snapshot.live.insert(id)
             for plugin in (supervisor["plugins"]?.arrayValue ?? []).compactMap(\.objectValue) {
-                guard (plugin["state"]?.stringValue ?? "running") != "failed" else { continue }
+                guard (plugin["state"]?.stringValue ?? "running") != "failed" else {
+                    var line = "supervisor \(id) (location \(location)): plugin \(plugin["name"]?.stringValue ?? "?") failed"
+                    line += " after \(plugin["restarts"]?.int64Value ?? 0) restarts"
+                    if let until = plugin["failed_until"]?.stringValue { line += "; next try at \(until)" }
+                    if let error = plugin["last_error"]?.stringValue { line += "; last error: \(error)" }
+                    snapshot.problems.append(line)
+                    continue
+                }
                 for entry in (plugin["kinds"]?.arrayValue ?? []).compactMap(\.objectValue) {
                     guard let kind = entry["kind"]?.stringValue else { continue }
                     if snapshot.kinds[kind] != nil {
@@ -109,6 +125,9 @@ public final class PluginCatalogue: Sendable {
                     }
                 }
             }
+        }
+        for (kind, problem) in snapshot.invalidSchemas.sorted(by: { $0.key < $1.key }) {
+            snapshot.problems.append("kind \(kind): its config schema is not usable: \(problem)")
         }
         for (kind, schema) in builtInKinds where snapshot.kinds[kind] == nil {
             snapshot.kinds[kind] = Kind(

@@ -170,6 +170,7 @@ struct StatusCommand: ParsableCommand {
                 func figure(_ key: String) -> String { queues[key].map { $0.displayText } ?? "-" }
                 text += "queues: jobs \(figure("jobs")), results \(figure("results")) (\(figure("results_pending")) being stored)\n"
             }
+            for problem in (object["problems"]?.arrayValue ?? []).compactMap(\.stringValue) { text += "problem: \(problem)\n" }
             return text
         }
         if !healthy { throw ExitCode(1) }

@@ -44,11 +44,14 @@ enum ControlMethods {
             ])
             // Without Redis, its figures are unknown (null); asking would only wait for timeouts.
             if report.redisReachable {
-                health.append("supervisors", .array(((try? await catalogue.snapshot())?.supervisors ?? []).map { .object($0) }))
+                let snapshot = try? await catalogue.snapshot()
+                health.append("supervisors", .array((snapshot?.supervisors ?? []).map { .object($0) }))
+                health.append("problems", .array((snapshot?.problems ?? []).map { .string($0) }))
                 health.append("queues", .object(await queues(redisClient)))
                 health.append("scheduler", await scheduler(redisClient))
             } else {
                 health.append("supervisors", .null)
+                health.append("problems", .array([.string("Redis is unreachable: supervisors, queues and the scheduler are unknown")]))
                 health.append("queues", .null)
                 health.append("scheduler", .null)
             }
