@@ -217,6 +217,7 @@ public final class PluginConnection: Sendable {
             channel.close(mode: .output)
         }.get()
         if let exit = await process.waitForExit(timeout: grace) {
+            await waitForStderr()  // its last lines belong in the log, not lost with the pipe
             finishAfterExit(reason: PluginFailure(reason: "plugin was stopped", kind: .stopped))
             return exit
         }

@@ -365,9 +365,21 @@ public final class Supervisor: Service, Sendable {
 
     /// Messages are one line of at most 1024 bytes, cut on a character boundary.
     static func oneLine(_ text: String) -> String {
-        var line = text.replacingOccurrences(of: "\r\n", with: " ").replacingOccurrences(of: "\n", with: " ")
-        while line.utf8.count > CheckResult.maximumMessageBytes { line.removeLast() }
-        return line
+        let limit = CheckResult.maximumMessageBytes
+        if text.utf8.count <= limit && !text.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D }) { return text }
+        var line = String.UnicodeScalarView()
+        var bytes = 0
+        var previousWasBreak = false
+        for scalar in text.unicodeScalars {
+            let isBreak = scalar == "\n" || scalar == "\r"
+            if isBreak && previousWasBreak { continue }  // "\r\n" becomes one space
+            previousWasBreak = isBreak
+            let next = isBreak ? " " : scalar
+            bytes += UTF8.width(next)
+            if bytes > limit { break }
+            line.append(next)
+        }
+        return String(line)
     }
 
     private func complete(_ entry: RedisStreamEntry, result: CheckResult) {

@@ -61,9 +61,12 @@ struct PluginTestCommand: ParsableCommand {
     var kind: String?
 
     @Option(help: ArgumentHelp(
-        "Seconds every answer may take, and the plugin to exit at end of input (default: initialize 15, check.run 10, others 5).",
+        "Seconds every answer but initialize's may take, and the plugin to exit at end of input (default: check.run 10, others 5).",
         valueName: "SECONDS"))
     var timeout: Double?
+
+    @Option(help: ArgumentHelp("Seconds the initialize answer may take (default 15, the supervisor's limit).", valueName: "SECONDS"))
+    var initializeTimeout: Double?
 
     func run() throws {
         var cases: [ConformanceCase] = []
@@ -82,6 +85,12 @@ struct PluginTestCommand: ParsableCommand {
         if let timeout {
             guard timeout > 0, timeout <= 3600 else { throw CLIFailure.usage("--timeout must be more than 0 and at most 3600 seconds") }
             configuration = PluginConformance.Configuration(timeout: .milliseconds(Int64((timeout * 1000).rounded())))
+        }
+        if let initializeTimeout {
+            guard initializeTimeout > 0, initializeTimeout <= 3600 else {
+                throw CLIFailure.usage("--initialize-timeout must be more than 0 and at most 3600 seconds")
+            }
+            configuration.initializeTimeout = .milliseconds(Int64((initializeTimeout * 1000).rounded()))
         }
         configuration.kind = kind
         let report = Self.wait(for: PluginConformance(path: path, cases: cases, configuration: configuration))

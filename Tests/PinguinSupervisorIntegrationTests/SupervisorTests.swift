@@ -2,14 +2,14 @@ import Foundation
 import PinguinModel
 import PinguinPluginHost
 import PinguinRedis
-import PinguinSupervisor
+@testable import PinguinSupervisor
 import PinguinTestSupport
 import PinguinWire
 import Testing
 
 @Suite("Supervisor with real plugin processes", .enabled(if: TestServices.redisEnabled, Comment(rawValue: TestServices.skipReason)))
 struct SupervisorTests {
-    @Test("a well-behaved plugin: results as it says, a registration with its kinds", .timeLimit(.minutes(1)))
+    @Test("a well-behaved plugin: results as it says, a registration with its kinds", .timeLimit(.minutes(3)))
     func wellBehaved() async throws {
         try await SupervisorFixture.with(modes: ["good"]) { fixture in
             let configuration = fixture.configuration()
@@ -112,7 +112,7 @@ struct SupervisorTests {
         }
     }
 
-    @Test("a plugin that ignores SIGTERM is killed on shutdown", .timeLimit(.minutes(1)))
+    @Test("a plugin that ignores SIGTERM is killed on shutdown", .timeLimit(.minutes(3)))
     func ignoresTerm() async throws {
         try await SupervisorFixture.with(modes: ["ignoreterm"]) { fixture in
             let supervisor = fixture.supervisor(fixture.configuration())
@@ -129,7 +129,7 @@ struct SupervisorTests {
         }
     }
 
-    @Test("jobs still running at shutdown are handed back, not answered", .timeLimit(.minutes(1)))
+    @Test("jobs still running at shutdown are handed back, not answered", .timeLimit(.minutes(3)))
     func handsBack() async throws {
         try await SupervisorFixture.with(modes: ["hang"]) { fixture in
             var configuration = fixture.configuration()
@@ -155,7 +155,7 @@ struct SupervisorTests {
         }
     }
 
-    @Test("kind nagios runs Monitoring Plugins programs", .timeLimit(.minutes(1)))
+    @Test("kind nagios runs Monitoring Plugins programs", .timeLimit(.minutes(3)))
     func nagios() async throws {
         try await SupervisorFixture.with { fixture in
             let folder = fixture.pluginFolder + "/nagios"
@@ -201,7 +201,7 @@ struct SupervisorTests {
         }
     }
 
-    @Test("jobs limited to a location run there, or are answered when no supervisor is there", .timeLimit(.minutes(1)))
+    @Test("jobs limited to a location run there, or are answered when no supervisor is there", .timeLimit(.minutes(3)))
     func locations() async throws {
         try await SupervisorFixture.with(modes: ["good"]) { fixture in
             let a = fixture.supervisor(fixture.configuration(location: "a", id: "sv-a"))
@@ -224,7 +224,7 @@ struct SupervisorTests {
                 for result in results where toB.contains(result.job ?? "") {
                     #expect(result.location == "b")
                     #expect(result.supervisor == "sv-b")
-                    #expect(result.status == .up)
+                    #expect(result.status == .up, "\(result.message)")
                 }
                 let lost = results.first { $0.job == nowhere }
                 #expect(lost?.status == .unknown)
@@ -238,7 +238,7 @@ struct SupervisorTests {
 struct PluginHygieneTests {
     /// The plugin reports what it was given: the environment, its descriptors, its group, its
     /// directory, SIGPIPE's disposition and its open-files limit.
-    @Test("plugins get a clean environment, their own group, no inherited descriptors and their limits", .timeLimit(.minutes(1)))
+    @Test("plugins get a clean environment, their own group, no inherited descriptors and their limits", .timeLimit(.minutes(3)))
     func hygiene() async throws {
         try await SupervisorFixture.with(modes: ["hygiene"]) { fixture in
             var configuration = fixture.configuration()
@@ -271,22 +271,29 @@ struct PluginHygieneTests {
 }
 
 extension PluginHygieneTests {
-    @Test("plugins can run as an unprivileged user", .timeLimit(.minutes(1)))
+    @Test("plugins can run as an unprivileged user", .timeLimit(.minutes(3)))
     func unprivilegedUser() async throws {
         try await SupervisorFixture.with(modes: ["hygiene"]) { fixture in
             var configuration = fixture.configuration()
             let nobody = try SpawnedProcess.User(named: "nobody")
             configuration.pluginUser = nobody
             configuration.pool.crashLimit = 1
-            // The fixture folder must be readable by that user.
-            chmod(fixture.pluginFolder, 0o755)
+            // A folder that user can reach whatever the repository's or /tmp's permissions: the
+            // wrapper and a copy of the fixture plugin in /var/tmp.
+            let folder = "/var/tmp/pinguin-nobody-\(UUID().uuidString.prefix(8))"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            try FileManager.default.copyItem(atPath: SupervisorFixture.misbehaving, toPath: folder + "/misbehaving.py")
+            try "#!/bin/sh\nexec /usr/bin/python3 \(folder)/misbehaving.py hygiene\n".write(toFile: folder + "/pinguin-check-hygiene", atomically: true, encoding: .utf8)
+            for path in [folder, folder + "/misbehaving.py", folder + "/pinguin-check-hygiene"] { chmod(path, 0o755) }
+            configuration.pluginDirectories = [folder]
             let supervisor = fixture.supervisor(configuration)
             try await fixture.running([supervisor]) {
                 _ = try await fixture.job(monitor: 1, kind: "hygiene", timeout: 3_000)
                 let result = try #require(try await fixture.waitForResults(1).first)
                 if getuid() == 0 {
                     let details = try #require(try JSONParser.parse(result.details).objectValue)
-                    #expect(result.status == .up)
+                    #expect(result.status == .up, "\(result.message)")
                     #expect(details["uid"]?.int64Value == Int64(nobody.uid))
                     #expect(details["gid"]?.int64Value == Int64(nobody.gid))
                     #expect(details["groups"]?.arrayValue?.isEmpty == true)
@@ -297,5 +304,18 @@ extension PluginHygieneTests {
                 }
             }
         }
+    }
+}
+
+@Suite("Supervisor messages")
+struct SupervisorMessageTests {
+    @Test("a message is one line of at most 1024 bytes, cut between characters")
+    func oneLine() {
+        #expect(Supervisor.oneLine("fine") == "fine")
+        #expect(Supervisor.oneLine("a\r\nb\nc") == "a b c")
+        let long = String(repeating: "é", count: 700)  // 1400 bytes
+        let cut = Supervisor.oneLine(long)
+        #expect(cut.utf8.count == 1024)
+        #expect(cut.allSatisfy { $0 == "é" })
     }
 }
