@@ -4,7 +4,7 @@ import Testing
 
 /// The built `pinguin-check-null`, run as a real process and spoken to over pipes: the kit's side
 /// of proto-docs/plugin-protocol.md, end to end.
-@Suite("pinguin-check-null over pipes", .timeLimit(.minutes(1)))
+@Suite("pinguin-check-null over pipes", .timeLimit(.minutes(3)))
 struct NullPluginProcessTests {
     static func schema(_ name: String) throws -> JSONSchema {
         let path = PluginProcess.repositoryRoot.appendingPathComponent("proto-docs/schemas/plugin/\(name).json").path

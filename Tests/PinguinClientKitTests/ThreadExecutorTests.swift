@@ -42,7 +42,7 @@ struct ThreadExecutorTests {
         #expect(await counter.callsOffThread == 0)
     }
 
-    @Test("blocked executor threads leave the cooperative pool free", .timeLimit(.minutes(1)))
+    @Test("blocked executor threads leave the cooperative pool free", .timeLimit(.minutes(3)))
     func blockingDoesNotStarveCooperativePool() async {
         // Four actors block their threads until a plain task signals them. Were those blocking
         // calls on the cooperative pool (two threads here), the signalling task could never run

@@ -69,7 +69,7 @@ private func answers(_ lines: [String]) throws -> [JSONValue] {
     try lines.map { try JSONParser.parse($0) }
 }
 
-@Suite("Control plane server", .timeLimit(.minutes(1)))
+@Suite("Control plane server", .timeLimit(.minutes(3)))
 struct ControlPlaneServerTests {
     @Test("the spec's examples over both transports, answered before the server closes a half-closed connection")
     func specExamplesOverSockets() async throws {

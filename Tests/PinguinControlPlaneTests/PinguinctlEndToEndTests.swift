@@ -32,7 +32,7 @@ struct PinguinctlEndToEndTests {
         guard FileManager.default.isExecutableFile(atPath: ctl) else { throw Failure(description: "\(ctl) is missing: build all products first") }
         let daemon = try ChildProcess.start(pinguind, arguments: ["run", "--roles", "control", "--rpc-socket", socket, "--rpc-tcp", "off"])
         defer {
-            _ = daemon.terminate()
+            daemon.stopInBackground()
             try? FileManager.default.removeItem(atPath: folder)
         }
         for _ in 0..<600 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(50)) }
@@ -124,7 +124,7 @@ struct PinguinctlEndToEndTests {
                     "run", "--roles", "control", "--rpc-socket", socket, "--rpc-tcp", "127.0.0.1:\(port)",
                     "--rpc-tls-cert", folder + "/cert.pem", "--rpc-tls-key", folder + "/key.pem",
                 ])
-                defer { _ = daemon.terminate() }
+                defer { daemon.stopInBackground() }
                 for _ in 0..<600 where !FileManager.default.fileExists(atPath: socket) { try await Task.sleep(for: .milliseconds(50)) }
                 try #require(FileManager.default.fileExists(atPath: socket), "pinguind did not start within 30 s")
                 let ctl = binaries.appendingPathComponent("pinguinctl").path

@@ -44,7 +44,7 @@ struct ReadmeExamplesTests {
             let calls = #"printf '%s\n' '{"jsonrpc":"2.0","method":"system.health","id":1}' '{"jsonrpc":"2.0","method":"plugin.list","id":2}' | nc -N -U "$PINGUIN_SOCKET" | jq -c '[.id, (if .result then .result.healthy else .error.data.kind end)]' | sort"#
             let (_, output) = try await ChildProcess.run("/bin/sh", arguments: ["-c", calls], environment: ["PINGUIN_SOCKET": socket])
             #expect(output.split(separator: "\n") == ["[1,false]", #"[2,"unavailable"]"#], "\(output)")
-            #expect(daemon.terminate() == 0, "pinguind should stop cleanly although Redis never answered")
+            #expect(await daemon.stop() == 0, "pinguind should stop cleanly although Redis never answered")
             #expect(Date().timeIntervalSince(started) < 15, "answers without Redis must not wait for its timeouts")
         }
     }
@@ -59,7 +59,7 @@ struct ReadmeExamplesTests {
         // pinguind with just the control plane; it migrates the test database at start-up.
         let daemon = try ChildProcess.start(pinguind, arguments: ["run", "--roles", "control", "--rpc-socket", socket, "--rpc-tcp", "127.0.0.1:0"])
         defer {
-            daemon.terminate()
+            daemon.stopInBackground()
             try? FileManager.default.removeItem(atPath: folder)
         }
         for _ in 0..<600 where !FileManager.default.fileExists(atPath: socket) {
@@ -139,7 +139,7 @@ struct ReadmeExamplesTests {
         let client = try await ChildProcess.run("/usr/bin/env", arguments: ["python3", "-c", python, socket], environment: ["PYTHONPATH": pythonPath])
         #expect(client.status == 0 && client.output.contains("python client ok"), "\(client.output)")
 
-        let stopped = daemon.terminate()
+        let stopped = await daemon.stop()
         #expect(stopped == 0, "pinguind should exit 0 on SIGTERM")
     }
 }

@@ -6,7 +6,7 @@ import Testing
 /// The built `pinguinctl plugin test` against the example plugins (they pass), the built-in
 /// `pinguin-check-null`, and a plugin broken on purpose in each way it can be (each fails with
 /// the line that says how).
-@Suite("pinguinctl plugin test", .timeLimit(.minutes(1)))
+@Suite("pinguinctl plugin test", .timeLimit(.minutes(3)))
 struct PluginTestCommandTests {
     struct Failure: Error, CustomStringConvertible { var description: String }
 

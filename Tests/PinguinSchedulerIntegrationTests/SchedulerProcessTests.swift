@@ -54,8 +54,8 @@ struct SchedulerProcessTests {
         let first = try ChildProcess.start(pinguind, arguments: arguments)
         let second = try ChildProcess.start(pinguind, arguments: arguments)
         defer {
-            first.terminate()
-            second.terminate()
+            first.stopInBackground()
+            second.stopInBackground()
         }
         // Wait for a leader, let it work, then kill it without warning.
         var leader: String?
@@ -82,7 +82,7 @@ struct SchedulerProcessTests {
         #expect(successor != nil, "the standby did not take over")
         #expect(takeover < 4, "failover took \(takeover) s with a 2 s lease")
         try await Task.sleep(for: .seconds(3))
-        #expect(survivor?.terminate() == 0)
+        #expect(await survivor?.stop() == 0)
 
         // Every slot between each monitor's first and last: exactly one job or one row.
         var slots: [Int64: [Int64]] = [:]

@@ -64,9 +64,9 @@ struct SupervisorProcessTests {
         let survivor = try supervisor("sv-survivor")
         let ingester = try ChildProcess.start(pinguind, arguments: ["run", "--roles", "ingester", "--database-url", connection, "--no-migrate"])
         defer {
-            victim.terminate()
-            survivor.terminate()
-            ingester.terminate()
+            victim.stopInBackground()
+            survivor.stopInBackground()
+            ingester.stopInBackground()
         }
         // Both registered with the null plugin ready.
         var ready = false

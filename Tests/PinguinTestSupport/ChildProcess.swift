@@ -55,7 +55,23 @@ public enum ChildProcess {
             self.pid = pid
         }
 
-        /// Sends SIGTERM (once) and waits for the exit; returns the exit status (128+signal if killed).
+        /// Sends SIGTERM (once) and waits for the exit on a thread of its own, never on the
+        /// cooperative pool (two blocked waits would stall every other test's tasks on 2 cores);
+        /// returns the exit status (128+signal if killed).
+        @discardableResult
+        public func stop() async -> Int32 {
+            await withCheckedContinuation { continuation in
+                Thread { continuation.resume(returning: self.terminate()) }.start()
+            }
+        }
+
+        /// SIGTERM, and the wait on a background thread, without waiting: for `defer` blocks.
+        public func stopInBackground() {
+            Thread { _ = self.terminate() }.start()
+        }
+
+        /// Sends SIGTERM (once) and waits for the exit, blocking the calling thread: call it from
+        /// a thread of its own (``stop()``), not from async code.
         @discardableResult
         public func terminate() -> Int32 {
             if let status { return status }
