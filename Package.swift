@@ -310,6 +310,9 @@ let package = Package(
         ),
 
         // MARK: Tests: unit targets need no server, integration targets need the real ones.
+        // A test target that starts a built executable (pinguind, pinguinctl, a plugin) depends on its
+        // target, so that building the tests (even `swift build --target XTests`) links that binary
+        // too and a test never runs a stale or missing one.
         .target(
             name: "PinguinTestSupport",
             dependencies: [
@@ -349,7 +352,7 @@ let package = Package(
             name: "PinguinControlPlaneTests",
             dependencies: [
                 "PinguinControlPlane", "PinguinWire", "PinguinModel", "PinguinStore", "PinguinPostgres", "PinguinRedis", "PinguinIngester",
-                "PinguinTestSupport",
+                "PinguinTestSupport", "pinguind", "pinguinctl",
             ],
             swiftSettings: swiftSettings
         ),
@@ -385,7 +388,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PinguinSchedulerIntegrationTests",
-            dependencies: ["PinguinScheduler", "PinguinStore", "PinguinPostgres", "PinguinRedis", "PinguinModel", "PinguinTestSupport"],
+            dependencies: ["PinguinScheduler", "PinguinStore", "PinguinPostgres", "PinguinRedis", "PinguinModel", "PinguinTestSupport", "pinguind"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -397,7 +400,7 @@ let package = Package(
             name: "PinguinSupervisorIntegrationTests",
             dependencies: [
                 "PinguinSupervisor", "PinguinPluginHost", "PinguinRedis", "PinguinModel", "PinguinWire", "PinguinTestSupport",
-                "PinguinStore", "PinguinPostgres", "PinguinScheduler",
+                "PinguinStore", "PinguinPostgres", "PinguinScheduler", "pinguind", "pinguinctl", "pinguin-check-null",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -410,18 +413,18 @@ let package = Package(
         ),
         .testTarget(
             name: "PinguinCheckerKitTests",
-            dependencies: ["PinguinCheckerKit", "PinguinWire"],
+            dependencies: ["PinguinCheckerKit", "PinguinWire", "pinguin-check-null"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "PinguinPluginConformanceTests",
-            dependencies: ["PinguinPluginConformance", "PinguinPluginHost", "PinguinWire", "PinguinTestSupport"],
+            dependencies: ["PinguinPluginConformance", "PinguinPluginHost", "PinguinWire", "PinguinTestSupport", "pinguinctl", "pinguin-check-null"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "PinguinCheckTCPTests",
             dependencies: [
-                "PinguinPluginHost", "PinguinWire", "PinguinTestSupport",
+                "PinguinPluginHost", "PinguinWire", "PinguinTestSupport", "pinguin-check-tcp", "pinguinctl",
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -429,7 +432,7 @@ let package = Package(
         .testTarget(
             name: "PinguinCheckPingTests",
             dependencies: [
-                "PinguinPluginHost", "PinguinWire", "PinguinTestSupport",
+                "PinguinPluginHost", "PinguinWire", "PinguinTestSupport", "pinguin-check-ping", "pinguinctl",
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -441,13 +444,15 @@ let package = Package(
         ),
         .testTarget(
             name: "PinguinCheckDNSTests",
-            dependencies: ["PinguinPluginHost", "PinguinWire", "PinguinTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["PinguinPluginHost", "PinguinWire", "PinguinTestSupport", "pinguin-check-dns", "pinguinctl", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "PinguinCheckHTTPTests",
             dependencies: [
-                "PinguinPluginHost", "PinguinWire", "PinguinTestSupport",
+                "CCurl", "PinguinPluginHost", "PinguinWire", "PinguinTestSupport", "pinguinctl",
+                // CheckerDocsTests starts every built-in checker.
+                "pinguin-check-http", "pinguin-check-tcp", "pinguin-check-dns", "pinguin-check-ping",
                 .product(name: "Logging", package: "swift-log"), .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
