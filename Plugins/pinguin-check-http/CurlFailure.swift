@@ -47,6 +47,9 @@ struct CurlFailure: Sendable {
             (kind, message) = ("tls_handshake", "TLS handshake failed: \(text)")
         case CURLE_TOO_MANY_REDIRECTS:
             (kind, message) = ("too_many_redirects", "more than \(easy.long(CURLINFO_REDIRECT_COUNT)) redirects: \(text)")
+        case CURLE_UNSUPPORTED_PROTOCOL where text.contains("HTTP/0.9"):
+            // libcurl's code for an answer without an HTTP/1 status line (an h2c-only server asked in HTTP/1.1, say).
+            (kind, message) = ("bad_response", "the answer is not HTTP/1.x: \(text)")
         case CURLE_UNSUPPORTED_PROTOCOL:
             (kind, message) = ("protocol_refused", "refused: only http and https are allowed (\(text))")
         case CURLE_FILESIZE_EXCEEDED:

@@ -49,14 +49,33 @@ struct HTTPCheckTests {
         let f = try await fixture()
         let post = try await run("http://127.0.0.1:\(f.plain)/echo", #"""
             {"method":"POST","body":"hello","headers":{"Content-Type":"text/plain","X-Test":"abc"},"user_agent":"probe/2",
-             "expect_body":{"contains":"got=hello ct=text/plain x=abc host=127.0.0.1 ua=probe/2"}}
+             "expect_body":{"contains":"got=hello ct=text/plain x=abc host=127.0.0.1 ua=probe/2 m=POST"}}
             """#)
         expect(post, .up, nil, "200 OK")
+        // PATCH carries its body; the echo also shows the default User-Agent.
+        let patch = try await run("http://127.0.0.1:\(f.plain)/echo", #"""
+            {"method":"PATCH","body":"{\"a\":1}","headers":{"Content-Type":"application/merge-patch+json"},
+             "expect_body":{"contains":"got={\"a\":1} ct=application/merge-patch+json x= host=127.0.0.1 ua=pinguin-check-http/1.0 m=PATCH\n"}}
+            """#)
+        expect(patch, .up, nil, "200 OK")
+        expect(try await run("http://127.0.0.1:\(f.plain)/method", #"{"method":"OPTIONS","expect_body":{"contains":"method=OPTIONS"}}"#), .up, nil, "200")
+        expect(try await run("http://127.0.0.1:\(f.plain)/method", #"{"method":"OPTIONS","expect_body":{"contains":"method=GET"}}"#), .down, "body_mismatch", "method=GET")
         expect(try await run("http://127.0.0.1:\(f.plain)/method", #"{"method":"PUT","expect_body":{"contains":"method=PUT"}}"#), .up, nil, "200")
         expect(try await run("http://127.0.0.1:\(f.plain)/method", #"{"method":"DELETE","expect_body":{"contains":"method=DELETE"}}"#), .up, nil, "200")
         let head = try await run("http://127.0.0.1:\(f.plain)/method", #"{"method":"HEAD"}"#)
         expect(head, .up, nil, "200 OK")
         #expect(head.details["body_bytes"] == .int(0))
+    }
+
+    @Test("a Host header sets the Host sent, not the address connected to")
+    func hostHeader() async throws {
+        let f = try await fixture()
+        let url = "http://127.0.0.1:\(f.plain)/echo"
+        expect(try await run(url, #"{"expect_body":{"contains":" host=127.0.0.1 "}}"#), .up, nil, "200 OK")
+        let named = try await run(url, #"{"headers":{"Host":"pinguin.test"},"expect_body":{"contains":" host=pinguin.test "}}"#)
+        expect(named, .up, nil, "200 OK")
+        #expect(named.details["resolved_ip"] == .string("127.0.0.1"), "\(named.details)")
+        #expect(named.details["url"] == .string(url), "\(named.details)")
     }
 
     @Test("expect_body: keyword, regex, invert")
@@ -93,6 +112,20 @@ struct HTTPCheckTests {
         expect(try await run(url, #"{"expect_json":[{"path":"$.count","op":"lt","value":3}]}"#), .down, "json_mismatch", "JSON $.count is 5, expected < 3")
         expect(try await run(url, #"{"expect_json":[{"path":"$.status","op":"eq","value":"down"}]}"#), .down, "json_mismatch", #"JSON $.status is "ok", expected "down""#)
         expect(try await run(url, #"{"expect_json":[{"path":"$.items","op":"contains","value":9}]}"#), .down, "json_mismatch", "expected to contain the element 9")
+        // ge holds at the bound (where gt fails) and fails below it.
+        expect(try await run(url, #"{"expect_json":[{"path":"$.count","op":"ge","value":5},{"path":"$.ratio","op":"ge","value":0.25}]}"#), .up, nil, "200 OK")
+        expect(try await run(url, #"{"expect_json":[{"path":"$.count","op":"gt","value":5}]}"#), .down, "json_mismatch", "JSON $.count is 5, expected > 5")
+        expect(try await run(url, #"{"expect_json":[{"path":"$.count","op":"ge","value":6}]}"#), .down, "json_mismatch", "JSON $.count is 5, expected >= 6")
+        expect(try await run(url, #"{"expect_json":[{"path":"$.ratio","op":"ge","value":0.75}]}"#), .down, "json_mismatch", "JSON $.ratio is 0.5, expected >= 0.75")
+        expect(try await run(url, #"{"expect_json":[{"path":"$.status","op":"ge","value":1}]}"#), .down, "json_type_mismatch", #"JSON $.status is a string ("ok"), so it cannot be compared with the number 1"#)
+        guard case .error(let notNumber) = try await HTTPPlugin.check(url, #"{"expect_json":[{"path":"$.count","op":"ge","value":"6"}]}"#) else {
+            throw Failure(description: "ge with a string value must be a config error, never a comparison with 0")
+        }
+        #expect(notNumber.code == -32602 && notNumber.message.contains("config.expect_json[0].value must be a number for op ge"), "\(notNumber)")
+        // matches: a regex that does not match the string fails; one that matches part of it holds.
+        expect(try await run(url, #"{"expect_json":[{"path":"$.name","op":"matches","value":"^penguin"}]}"#), .down, "json_mismatch", #"JSON $.name is "pinguin-7", expected to match /^penguin/"#)
+        expect(try await run(url, #"{"expect_json":[{"path":"$.name","op":"matches","value":"[0-9]$"}]}"#), .up, nil, "200 OK")
+        expect(try await run(url, #"{"expect_json":[{"path":"$.count","op":"matches","value":"5"}]}"#), .down, "json_type_mismatch", "JSON $.count is a number (5), so it cannot be compared with a regular expression")
         expect(try await run("http://127.0.0.1:\(f.plain)/", #"{"expect_json":[{"path":"$"}]}"#), .down, "json_invalid", "the body is not JSON")
     }
 
@@ -174,14 +207,26 @@ struct HTTPCheckTests {
         expect(try await run("http://[::1]:\(f.plain)/"), .up, nil, "200")
     }
 
-    @Test("dns_servers is refused clearly when libcurl has no c-ares")
+    @Test("dns_servers: refused clearly without c-ares; with c-ares, host.test resolved by a local dnsmasq")
     func dnsServers() async throws {
         let f = try await fixture()
-        guard case .error(let error) = try await HTTPPlugin.check("http://127.0.0.1:\(f.plain)/", #"{"dns_servers":["127.0.0.1"]}"#) else {
-            return   // a libcurl with c-ares takes it (Debian's does not)
+        // The test links the same libcurl.so.4 as the plugin, so it knows which branch must happen.
+        guard HTTPCurlFeatures.hasCAres else {
+            guard case .error(let error) = try await HTTPPlugin.check("http://127.0.0.1:\(f.plain)/", #"{"dns_servers":["127.0.0.1"]}"#) else {
+                throw Failure(description: "libcurl \(HTTPCurlFeatures.version) has no c-ares, so dns_servers must be refused")
+            }
+            #expect(error.code == -32602 && error.message.contains("needs a libcurl built with c-ares"), "\(error)")
+            #expect(error.data?.objectValue?["kind"] == .string("unsupported"), "\(error)")
+            return
         }
-        #expect(error.code == -32602 && error.message.contains("needs a libcurl built with c-ares"), "\(error)")
-        #expect(error.data?.objectValue?["kind"] == .string("unsupported"), "\(error)")
+        let dnsmasq = try await HTTPDNSMasq.start(answering: "host.test", with: "127.0.0.1")
+        defer { dnsmasq.stop() }
+        let url = "http://host.test:\(f.plain)/"
+        let resolved = try await run(url, #"{"dns_servers":["127.0.0.1:\#(dnsmasq.port)"],"expect_body":{"contains":"hello pinguin"}}"#)
+        expect(resolved, .up, nil, "200 OK")
+        #expect(resolved.details["resolved_ip"] == .string("127.0.0.1"), "\(resolved.details)")
+        // Without the option the system resolver is asked, which knows no host.test.
+        expect(try await run(url), .down, "dns_nxdomain", "could not resolve host")
     }
 
     @Test("TLS versions, HTTP versions and client certificates")
@@ -189,15 +234,45 @@ struct HTTPCheckTests {
         let f = try await fixture()
         let ca = #""ca_file":"\#(f.caFile)""#
         expect(try await run("https://localhost:\(f.tls12)/", #"{\#(ca),"tls_min_version":"1.3"}"#), .down, "tls_handshake", "TLS handshake failed")
+        expect(try await run("https://localhost:\(f.tls12)/", #"{\#(ca),"tls_min_version":"1.2"}"#), .up, nil, "200")
         expect(try await run("https://localhost:\(f.valid)/", #"{\#(ca),"tls_max_version":"1.2"}"#), .up, nil, "200")
+        // A TLS 1.3-only server: up by default and with 1.3 allowed, a failed handshake when 1.2 is the most offered.
+        expect(try await run("https://localhost:\(f.tls13)/", #"{\#(ca)}"#), .up, nil, "200")
+        expect(try await run("https://localhost:\(f.tls13)/", #"{\#(ca),"tls_max_version":"1.3"}"#), .up, nil, "200")
+        expect(try await run("https://localhost:\(f.tls13)/", #"{\#(ca),"tls_max_version":"1.2"}"#), .down, "tls_handshake", "TLS handshake failed")
+        expect(try await run("https://localhost:\(f.tls13)/", #"{\#(ca),"tls_min_version":"1.0","tls_max_version":"1.2"}"#), .down, "tls_handshake", "protocol version")
         let two = try await run("https://localhost:\(f.valid)/", #"{\#(ca),"http_version":"2"}"#)
         expect(two, .up, nil, "200")
         #expect(two.details["http_version"] == .string("2"))
         let one = try await run("https://localhost:\(f.valid)/", #"{\#(ca),"http_version":"1.1"}"#)
         #expect(one.details["http_version"] == .string("1.1"), "\(one)")
         expect(try await run("https://localhost:\(f.tls12)/", #"{\#(ca),"http_version":"2"}"#), .down, "http_version_mismatch", "the server answered over HTTP/1.1, HTTP/2 was required")
+        // auto (the default) takes HTTP/2 when ALPN offers it, HTTP/1.1 when it does not.
+        for config in [#"{\#(ca)}"#, #"{\#(ca),"http_version":"auto"}"#] {
+            let auto = try await run("https://localhost:\(f.valid)/", config)
+            expect(auto, .up, nil, "200")
+            #expect(auto.details["http_version"] == .string("2"), "\(config): \(auto.details)")
+            let fallback = try await run("https://localhost:\(f.tls12)/", config)
+            expect(fallback, .up, nil, "200 OK")
+            #expect(fallback.details["http_version"] == .string("1.1"), "\(config): \(fallback.details)")
+        }
         expect(try await run("https://localhost:\(f.mutual)/", #"{\#(ca)}"#), .down, "status_mismatch", "status 400")
         expect(try await run("https://localhost:\(f.mutual)/", #"{\#(ca),"client_cert":"\#(f.clientCertificate)","client_key":"\#(f.clientKey)"}"#), .up, nil, "200")
+    }
+
+    @Test("http_version in clear text: 2 is HTTP/2 with prior knowledge (h2c), auto and 1.1 are HTTP/1.1")
+    func clearTextHTTP2() async throws {
+        let f = try await fixture()
+        let h2c = "http://127.0.0.1:\(f.h2c)/"
+        let two = try await run(h2c, #"{"http_version":"2","expect_body":{"contains":"h2c hello"}}"#)
+        expect(two, .up, nil, "200")
+        #expect(two.details["http_version"] == .string("2"), "\(two.details)")
+        // Without prior knowledge the HTTP/1.1 request gets HTTP/2 frames back, which are not an HTTP/1 answer.
+        for config in ["{}", #"{"http_version":"auto"}"#, #"{"http_version":"1.1"}"#] {
+            expect(try await run(h2c, config), .down, "bad_response", "the answer is not HTTP")
+        }
+        // An HTTP/1.1-only server closes on the HTTP/2 connection preface.
+        expect(try await run("http://127.0.0.1:\(f.plain)/", #"{"http_version":"2"}"#), .down, "empty_reply", "closed the connection without answering")
     }
 
     @Test("basic and bearer auth, never echoed")

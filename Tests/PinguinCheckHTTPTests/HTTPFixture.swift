@@ -27,6 +27,11 @@ final class HTTPFixture: Sendable {
     let mutual: Int
     /// Answers every request with "via proxy", whatever it asks for.
     let proxy: Int
+    /// HTTPS (with HTTP/2), TLS 1.3 only, same certificate.
+    let tls13: Int
+    /// Clear-text HTTP/2 only, with prior knowledge (h2c; nginx 1.22 `listen … http2` without ssl):
+    /// an HTTP/1.1 request gets HTTP/2 frames back.
+    let h2c: Int
     /// Accepts connections (the kernel does) and never answers.
     let hanging: Int
     private let hangingSocket: Int32
@@ -40,8 +45,8 @@ final class HTTPFixture: Sendable {
 
     private init(directory: String, ports: [Int], hangingSocket: Int32, hanging: Int, nginxPID: Int32) {
         self.directory = directory
-        (plain, valid, tls12, expiring, expired, wrongHost, selfSigned, mutual, proxy) =
-            (ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6], ports[7], ports[8])
+        (plain, valid, tls12, expiring, expired, wrongHost, selfSigned, mutual, proxy, tls13, h2c) =
+            (ports[0], ports[1], ports[2], ports[3], ports[4], ports[5], ports[6], ports[7], ports[8], ports[9], ports[10])
         self.hangingSocket = hangingSocket
         self.hanging = hanging
         self.nginxPID = nginxPID
@@ -59,7 +64,7 @@ final class HTTPFixture: Sendable {
         let hash = try await run("/usr/bin/openssl", ["passwd", "-apr1", "s3cret"]).trimmingCharacters(in: .whitespacesAndNewlines)
         try "pinguin:\(hash)\n".write(toFile: directory + "/htpasswd", atomically: true, encoding: .utf8)
 
-        let ports = try (0..<9).map { _ in try freePort() }
+        let ports = try (0..<11).map { _ in try freePort() }
         let (hangingSocket, hanging) = try listeningSocket()
         try config(directory: directory, ports: ports).write(toFile: directory + "/nginx.conf", atomically: true, encoding: .utf8)
         let test = try await run(nginx, ["-t", "-p", directory, "-c", directory + "/nginx.conf", "-e", directory + "/error.log"], check: false)
@@ -166,7 +171,7 @@ final class HTTPFixture: Sendable {
                 location = /big-chunked { echo_sleep 0.01; echo_duplicate 2097152 "y"; }
                 location = /headers { add_header X-Pinguin "yes please" always; add_header Cache-Control "no-store" always; return 200 "h\\n"; }
                 location = /method { return 200 "method=$request_method\\n"; }
-                location = /echo { echo_read_request_body; echo "got=$request_body ct=$http_content_type x=$http_x_test host=$host ua=$http_user_agent"; }
+                location = /echo { echo_read_request_body; echo "got=$request_body ct=$http_content_type x=$http_x_test host=$host ua=$http_user_agent m=$request_method"; }
                 location = /basic { auth_basic "pinguin"; auth_basic_user_file \(d)/htpasswd; echo "basic ok"; }
                 location = /bearer { if ($http_authorization != "Bearer t0ken") { return 401 "bearer missing\\n"; } return 200 "bearer ok\\n"; }
               }
@@ -178,11 +183,13 @@ final class HTTPFixture: Sendable {
               \(tls("selfsigned", p[6]))
               \(tls("valid", p[7], more: "ssl_client_certificate \(d)/ca.pem; ssl_verify_client on;"))
               server { \(listen(p[8])) location / { return 200 "via proxy\\n"; } }
+              \(tls("valid", p[9], more: "ssl_protocols TLSv1.3;"))
+              server { \(listen(p[10], " http2")) location / { return 200 "h2c hello\\n"; } }
             }
             """
     }
 
-    private static func freePort() throws -> Int {
+    static func freePort() throws -> Int {
         let (descriptor, port) = try listeningSocket()
         close(descriptor)
         return port
@@ -202,7 +209,7 @@ final class HTTPFixture: Sendable {
         return (descriptor, Int(UInt16(bigEndian: address.sin_port)))
     }
 
-    private static func canConnect(_ port: Int) -> Bool {
+    static func canConnect(_ port: Int) -> Bool {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(descriptor) }
         var address = sockaddr_in()
