@@ -2,8 +2,8 @@ import Foundation
 import PinguinTestSupport
 import Testing
 
-/// The built plugin through proto-docs/examples/conformance.py (pinguinctl plugin test is not
-/// buildable in the tree yet; switch to it once it is).
+/// The built plugin through proto-docs/examples/conformance.py, the protocol's reference checker
+/// in Python (HTTPPluginTestCommandTests runs `pinguinctl plugin test` on it too).
 @Suite("pinguin-check-http conformance", .timeLimit(.minutes(2)))
 struct HTTPConformanceTests {
     @Test("conformance.py passes with up and down cases against the fixture")
