@@ -38,6 +38,12 @@ struct DNSCheckConfig {
     static let targetSchema: JSONValue = try! JSONParser.parse(#"{"type":"string","minLength":1,"maxLength":254}"#)
 
     init(_ config: JSONObject) throws(CheckError) {
+        // The kit fills in defaults but validates nothing, so a misspelt option (`timout_ms`)
+        // would silently fall back to its default: every key must be one the schema lists.
+        let known = Set(Self.schema.objectValue?["properties"]?.objectValue?.keys ?? [])
+        for key in config.keys where !known.contains(key) {
+            throw .invalidConfig("config.\(key) is not an option of the dns kind")
+        }
         if let value = config["record_type"] {
             guard let text = value.stringValue, let type = DNSRecordType(mnemonic: text), DNSRecordType.checkable.contains(type) else {
                 throw .invalidConfig("record_type must be one of A, AAAA, CNAME, MX, NS, TXT, SOA, SRV, PTR, CAA")

@@ -42,6 +42,12 @@ struct PingConfig: Sendable {
         """#)
 
     init(_ config: JSONObject) throws(CheckError) {
+        // The kit fills in defaults but validates nothing, so a misspelt option (`timout_ms`)
+        // would silently fall back to its default: every key must be one the schema lists.
+        let known = Set(Self.schema.objectValue?["properties"]?.objectValue?.keys ?? [])
+        for key in config.keys where !known.contains(key) {
+            throw .invalidConfig("config.\(key) is not an option of the ping kind")
+        }
         func integer(_ key: String, _ range: ClosedRange<Int64>) throws(CheckError) -> Int64? {
             guard let value = config[key] else { return nil }
             guard let number = value.int64Value, range.contains(number) else {

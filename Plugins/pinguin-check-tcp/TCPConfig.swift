@@ -68,6 +68,8 @@ struct TCPConfig: Sendable {
         """#)
 
     init(_ config: JSONObject) throws(CheckError) {
+        let properties = Self.schema.objectValue?["properties"]?.objectValue
+        try Self.rejectUnknownKeys(config, of: properties, at: "config.")
         if let value = config["timeout_ms"] {
             guard let number = value.int64Value, (1...600_000).contains(number) else { throw .invalidConfig("timeout_ms must be an integer from 1 to 600000") }
             timeoutMilliseconds = number
@@ -90,11 +92,25 @@ struct TCPConfig: Sendable {
         }
         if let value = config["tls"] {
             guard let object = value.objectValue else { throw .invalidConfig("tls must be an object") }
+            try Self.rejectUnknownKeys(object, of: properties?["tls"]?.objectValue?["properties"]?.objectValue, at: "config.tls.")
             tls = try Self.tls(object)
         }
         if let value = config["steps"] {
             guard let array = value.arrayValue else { throw .invalidConfig("steps must be an array") }
-            steps = try array.enumerated().map { index, step throws(CheckError) in try Self.step(step, at: index) }
+            let stepProperties = properties?["steps"]?.objectValue?["items"]?.objectValue?["properties"]?.objectValue
+            steps = try array.enumerated().map { index, step throws(CheckError) in
+                if let object = step.objectValue { try Self.rejectUnknownKeys(object, of: stepProperties, at: "config.steps[\(index)].") }
+                return try Self.step(step, at: index)
+            }
+        }
+    }
+
+    /// The kit fills in defaults but validates nothing, so a misspelt option (`timout_ms`) would
+    /// silently fall back to its default: every key must be one the schema lists.
+    private static func rejectUnknownKeys(_ object: JSONObject, of properties: JSONObject?, at path: String) throws(CheckError) {
+        let known = Set(properties?.keys ?? [])
+        for key in object.keys where !known.contains(key) {
+            throw .invalidConfig("\(path)\(key) is not an option of the tcp kind")
         }
     }
 

@@ -171,6 +171,79 @@ struct DNSCheckTests {
         }
     }
 
+    @Test("protocol: one name answers 192.0.2.51 over UDP and 192.0.2.52 over TCP; a truncated UDP answer is retried over TCP")
+    func protocolEffect() async throws {
+        try await DNSTestBed.with { bed in
+            let udp = try await bed.plugin.check("transport.odd.test", try bed.odd(#""protocol":"udp""#))
+            #expect(udp.status == .up, "\(udp.message)")
+            #expect(udp.answerValues == ["192.0.2.51"])
+            #expect(udp.details["protocol"] == .string("udp"))
+            let byDefault = try await bed.plugin.check("transport.odd.test", try bed.odd())
+            #expect(byDefault.answerValues == ["192.0.2.51"])
+            let tcp = try await bed.plugin.check("transport.odd.test", try bed.odd(#""protocol":"tcp""#))
+            #expect(tcp.status == .up, "\(tcp.message)")
+            #expect(tcp.answerValues == ["192.0.2.52"])
+            #expect(tcp.details["protocol"] == .string("tcp"))
+            // Over UDP the responder sets TC and gives 192.0.2.61 only; the full answer comes over TCP.
+            let truncated = try await bed.plugin.check("truncated.odd.test", try bed.odd(#""exact":["192.0.2.62","192.0.2.63"]"#))
+            #expect(truncated.status == .up, "\(truncated.message)")
+            #expect(Set(truncated.answerValues) == ["192.0.2.62", "192.0.2.63"])
+            #expect(truncated.details["protocol"] == .string("udp"))
+        }
+    }
+
+    @Test("details authoritative, recursion_available and authority are the response's; records_truncated past 100 records")
+    func responseDetails() async throws {
+        try await DNSTestBed.with { bed in
+            // The responder's plain answer: AA set, RA clear, no authority section.
+            let plain = try await bed.plugin.check("plain.odd.test", try bed.odd())
+            #expect(plain.details["authoritative"] == .bool(true))
+            #expect(plain.details["recursion_available"] == .bool(false))
+            #expect(plain.details["authority"] == nil)
+            #expect(plain.details["records_truncated"] == nil)
+            // AA clear, RA set, an NS record in the authority section.
+            let recursive = try await bed.plugin.check("recursive.odd.test", try bed.odd())
+            #expect(recursive.status == .up, "\(recursive.message)")
+            #expect(recursive.details["authoritative"] == .bool(false))
+            #expect(recursive.details["recursion_available"] == .bool(true))
+            let authority = recursive.details["authority"]?.arrayValue ?? []
+            #expect(authority.count == 1, "\(recursive.details)")
+            let ns = authority.first?.objectValue
+            #expect(ns?["name"] == .string("odd.test"))
+            #expect(ns?["type"] == .string("NS"))
+            #expect(ns?["ttl"] == .int(300))
+            #expect(ns?["value"] == .string("ns.odd.test"))
+            // dnsmasq's NXDOMAIN for its own zone: authoritative, with the zone's SOA as authority.
+            let nx = try await bed.plugin.check("nope.pinguin.test", try bed.local(#""rcodes":["NXDOMAIN"]"#))
+            #expect(nx.details["authoritative"] == .bool(true))
+            let soa = nx.details["authority"]?.arrayValue?.first?.objectValue
+            #expect(soa?["type"] == .string("SOA"), "\(nx.details)")
+            #expect(soa?["name"] == .string("pinguin.test"))
+            #expect(soa?["value"]?.stringValue?.hasPrefix("ns.pinguin.test hostmaster.pinguin.test \(DNSMasq.serial) ") == true, "\(nx.details)")
+            // 101 A records (over TCP, after a truncated UDP answer): 100 listed, all counted.
+            let many = try await bed.plugin.check("many.odd.test", try bed.odd(#""min_count":101"#))
+            #expect(many.status == .up, "\(many.message)")
+            #expect(many.message.hasPrefix("many.odd.test A: 101 answers (198.51.100.0, 198.51.100.1, 198.51.100.2, 198.51.100.3, 97 more) in "), "\(many.message)")
+            #expect(many.details["answer_count"] == .int(101))
+            #expect(many.answerValues.count == 100)
+            #expect(many.details["records_truncated"] == .bool(true))
+        }
+    }
+
+    @Test("a key that is not an option (a misspelling) is a JSON-RPC error naming it, never ignored")
+    func unknownKey() async throws {
+        try await DNSTestBed.with { bed in
+            // Ignored, timout_ms would leave the lookup to the check's timeout and answer.
+            guard case .failure(let error) = try await bed.plugin.run("www.pinguin.test", try bed.local(#""timout_ms":1"#)) else {
+                Issue.record("a config with timout_ms was checked")
+                return
+            }
+            #expect(error.code == -32602)
+            #expect(error.kind == "invalid_config")
+            #expect(error.message == "config.timout_ms is not an option of the dns kind")
+        }
+    }
+
     @Test("resolver over IPv6 (::1), shown as [::1]:port")
     func ipv6Resolver() async throws {
         try await DNSTestBed.with { bed in

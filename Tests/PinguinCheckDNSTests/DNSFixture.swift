@@ -89,8 +89,9 @@ final class DNSMasq: Sendable {
         self.hostsFile = hostsFile
     }
 
-    /// Starts dnsmasq on a free port of 127.0.0.1 and ::1 and waits until it answers.
-    static func start() async throws -> DNSMasq {
+    /// Starts dnsmasq on a free port (or `fixedPort`) of `addresses` and waits until it answers;
+    /// with `namespace`, inside that network namespace (`ip netns exec`).
+    static func start(addresses: [String] = ["127.0.0.1", "::1"], fixedPort: UInt16? = nil, namespace: String? = nil) async throws -> DNSMasq {
         guard let executable else {
             throw FixtureFailure(description: "dnsmasq is not installed (Debian package dnsmasq-base; scripts/test installs it)")
         }
@@ -99,13 +100,14 @@ final class DNSMasq: Sendable {
         try "192.0.2.10 multi.pinguin.test\n192.0.2.11 multi.pinguin.test\n192.0.2.12 multi.pinguin.test\n"
             .write(toFile: hostsFile, atomically: true, encoding: .utf8)
         let user = String(cString: getpwuid(getuid()).pointee.pw_name)
-        for _ in 0..<5 {
-            let port = try freePort()
+        let listen = addresses.joined(separator: ",")
+        for _ in 0..<(fixedPort == nil ? 5 : 1) {
+            let port = try fixedPort ?? freePort()
             let arguments = [
-                "--conf-file=/dev/null", "--no-daemon", "--port=\(port)", "--listen-address=127.0.0.1,::1", "--bind-interfaces",
+                "--conf-file=/dev/null", "--no-daemon", "--port=\(port)", "--listen-address=\(listen)", "--bind-interfaces",
                 "--no-resolv", "--no-hosts", "--pid-file=", "--user=\(user)", "--log-facility=-",
                 "--addn-hosts=\(hostsFile)",
-                "--auth-server=ns.pinguin.test,127.0.0.1,::1", "--auth-zone=pinguin.test,192.0.2.0/24,2001:db8::/32",
+                "--auth-server=ns.pinguin.test,\(listen)", "--auth-zone=pinguin.test,192.0.2.0/24,2001:db8::/32",
                 "--auth-soa=\(serial),hostmaster.pinguin.test,1200,180,1209600", "--auth-ttl=\(ttl)",
                 "--host-record=www.pinguin.test,192.0.2.1,2001:db8::1",
                 "--cname=alias.pinguin.test,www.pinguin.test",
@@ -115,7 +117,12 @@ final class DNSMasq: Sendable {
                 "--caa-record=pinguin.test,0,issue,letsencrypt.org",
             ]
             let started = LineWaiter()
-            let (process, pipes) = try await onThread { try SpawnedProcess.spawn(.init(path: executable, arguments: arguments)) }
+            let options: SpawnedProcess.Options = if let namespace {
+                .init(path: "/usr/sbin/ip", arguments: ["netns", "exec", namespace, executable] + arguments)
+            } else {
+                .init(path: executable, arguments: arguments)
+            }
+            let (process, pipes) = try await onThread { try SpawnedProcess.spawn(options) }
             close(pipes.input)
             let output = PipeDrain(pipes.output)
             _ = output

@@ -12,13 +12,17 @@ struct DNSPlugin {
     let connection: PluginConnection
     let initializeResult: JSONObject
 
-    static func start() async throws -> DNSPlugin {
+    /// Starts the plugin; with `wrapper`, as `wrapper… plugin` (e.g. `ip netns exec NS`).
+    static func start(wrapper: [String] = []) async throws -> DNSPlugin {
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw FixtureFailure(description: "\(path) is missing: build the pinguin-check-dns product first")
         }
         let environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PINGUIN_PLUGIN": "1", "PINGUIN_PLUGIN_PROTOCOL_VERSIONS": "1"]
         let connection = try await PluginConnection.start(
-            SpawnedProcess.Options(path: path, environment: environment), name: "pinguin-check-dns",
+            wrapper.isEmpty
+                ? SpawnedProcess.Options(path: path, environment: environment)
+                : SpawnedProcess.Options(path: wrapper[0], arguments: Array(wrapper.dropFirst()) + [path], environment: environment),
+            name: "pinguin-check-dns",
             logger: Logger(label: "test.dns", factory: { _ in SwiftLogNoOpLogHandler() }))
         let params = try JSONParser.parse(#"{"protocol_versions":[1],"supervisor":{"name":"test","version":"0","id":"t","location":"default"},"limits":{"max_line_bytes":1048576}}"#)
         guard case .result(let answer) = await connection.call("initialize", params: params, deadline: .now() + .seconds(15)),

@@ -111,29 +111,14 @@ struct PingCheckTests {
     @Test("replies delayed by a responder: rtt thresholds make it degraded or down; a reply from another address never counts")
     func delayedReplies() async throws {
         try await withNamespace { namespace in
-            // The kernel's own replies (TTL 64) go; the responder's (TTL 99) pass, 150 ms late.
-            try await namespace.nft("chain output { type filter hook output priority 0; icmp type echo-reply ip ttl != 99 drop; }")
-            let ready = FileManager.default.temporaryDirectory.appendingPathComponent("pinguin-responder-\(UUID().uuidString)").path
-            let responder = try ChildProcess.start("/usr/sbin/ip", arguments: ["netns", "exec", namespace.name, "/usr/bin/env", "python3",
-                                                   TestServices.repositoryRoot.path + "/Tests/Fixtures/ping/icmp_responder.py", "150", ready])
-            defer { unlink(ready) }
-            do {
-                try await checkDelayed(namespace, ready: ready)
-            } catch {
-                await stopFixture(responder)
-                throw error
+            try await namespace.nft(TestNamespace.dropKernelEchoReplies)
+            try await namespace.withICMPResponder(delayMilliseconds: 150) {
+                try await checkDelayed(namespace)
             }
-            await stopFixture(responder)
         }
     }
 
-    func checkDelayed(_ namespace: TestNamespace, ready: String) async throws {
-        var started = false
-        for _ in 0..<100 where !started {
-            started = FileManager.default.fileExists(atPath: ready)
-            if !started { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        guard started else { throw TestNamespace.Failure(description: "icmp_responder.py did not start") }
+    func checkDelayed(_ namespace: TestNamespace) async throws {
         try await withPlugin { plugin in
             let base = #""count":3,"interval_ms":20,"timeout_ms":1000"#
             let slow = try await plugin.check(namespace.address, "{\(base)}")
@@ -152,6 +137,57 @@ struct PingCheckTests {
             let spoofed = try await plugin.check(namespace.secondAddress, #"{\#(base)}"#)
             #expect(spoofed.status == .down, "\(spoofed.message)")
             #expect(spoofed.errorKind == "no_reply")
+        }
+    }
+
+    @Test("timeout_ms: a reply 150 ms late is lost with timeout_ms 50 and counts with timeout_ms 1000")
+    func timeoutMilliseconds() async throws {
+        try await withNamespace { namespace in
+            try await namespace.nft(TestNamespace.dropKernelEchoReplies)
+            try await namespace.withICMPResponder(delayMilliseconds: 150) {
+                try await withPlugin { plugin in
+                    let short = try await plugin.check(namespace.address, #"{"count":1,"timeout_ms":50}"#)
+                    #expect(short.status == .down, "\(short.message)")
+                    #expect(short.errorKind == "no_reply")
+                    #expect(short.detail("rtts_ms") == .array([.null]))
+                    #expect((short.phase("echo") ?? 1000) < 140, "waited \(short.phase("echo") ?? -1) ms")
+                    let long = try await plugin.check(namespace.address, #"{"count":1,"timeout_ms":1000}"#)
+                    #expect(long.status == .up, "\(long.message)")
+                    #expect((long.detail("rtt_min_ms")?.doubleValue ?? 0) >= 150, "\(long.message)")
+                }
+            }
+        }
+    }
+
+    @Test("replies must match identifier, sequence and cookie: one wrong field is no reply; a duplicate is counted apart")
+    func replyMatching() async throws {
+        try await withNamespace { namespace in
+            try await namespace.nft(TestNamespace.dropKernelEchoReplies)
+            try await withPlugin { plugin in
+                let config = #"{"count":3,"interval_ms":20,"timeout_ms":300}"#
+                // The responder's right replies count, so each wrong one below fails for its one difference.
+                try await namespace.withICMPResponder(delayMilliseconds: 0) {
+                    let right = try await plugin.check(namespace.address, config)
+                    #expect(right.status == .up, "\(right.message)")
+                    #expect(right.detail("received") == .int(3))
+                }
+                for mode in ["wrong_sequence", "wrong_identifier", "wrong_cookie"] {
+                    try await namespace.withICMPResponder(delayMilliseconds: 0, mode: mode) {
+                        let result = try await plugin.check(namespace.address, config)
+                        #expect(result.status == .down, "\(mode) (\(result.detail("socket").map { "\($0)" } ?? "?") socket): \(result.message)")
+                        #expect(result.errorKind == "no_reply", "\(mode)")
+                        #expect(result.detail("received") == .int(0), "\(mode)")
+                    }
+                }
+                // The first request is answered twice, long before the second goes out.
+                try await namespace.withICMPResponder(delayMilliseconds: 0, mode: "duplicate_first") {
+                    let result = try await plugin.check(namespace.address, #"{"count":2,"interval_ms":200,"timeout_ms":1000}"#)
+                    #expect(result.status == .up, "\(result.message)")
+                    #expect(result.detail("received") == .int(2))
+                    #expect(result.detail("loss_percent") == .int(0))
+                    #expect(result.detail("duplicates") == .int(1), "\(result.details)")
+                }
+            }
         }
     }
 
@@ -187,6 +223,22 @@ struct PingCheckTests {
         }
     }
 
+    @Test("raw ICMP sockets as root where ping_group_range allows no datagram ones (a fresh namespace's default \"1 0\")")
+    func rawSocket() async throws {
+        try await withNamespace { namespace in
+            let range = try await namespace.exec(["/usr/sbin/sysctl", "-n", "net.ipv4.ping_group_range"])
+            #expect(range.split(whereSeparator: \.isWhitespace) == ["1", "0"], "\(range)")
+            try await withPlugin(wrapper: ["/usr/sbin/ip", "netns", "exec", namespace.name]) { plugin in
+                let v4 = try await plugin.check(namespace.address, #"{"count":2,"interval_ms":20}"#)
+                #expect(v4.status == .up, "\(v4.message)")
+                #expect(v4.detail("socket") == .string("raw"))
+                let v6 = try await plugin.check(namespace.address6, #"{"count":2,"interval_ms":20}"#)
+                #expect(v6.status == .up, "\(v6.message)")
+                #expect(v6.detail("socket") == .string("raw"))
+            }
+        }
+    }
+
     @Test("datagram ICMP sockets where ping_group_range allows; a permission error when neither kind is allowed")
     func socketKinds() async throws {
         try await withNamespace { namespace in
@@ -206,6 +258,43 @@ struct PingCheckTests {
                 #expect(error.kind == "permission")
                 #expect(error.message.hasPrefix("cannot open an ICMP socket: datagram ICMP sockets are not allowed for group 65534 (net.ipv4.ping_group_range = 1 0;"), "\(error.message)")
                 #expect(error.message.contains("raw sockets need CAP_NET_RAW"))
+            }
+        }
+    }
+
+    @Test("a name: ip_version picks the family of its addresses (/etc/netns/NAME/hosts); a name that does not resolve is dns_no_such_host")
+    func namesAndFamilies() async throws {
+        try await withNamespace { namespace in
+            // ip netns exec puts these over /etc/hosts and /etc/nsswitch.conf for the plugin: names from the file only.
+            let etc = "/etc/netns/\(namespace.name)"
+            try FileManager.default.createDirectory(atPath: etc, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: etc) }
+            try "127.0.0.1 localhost\n\(namespace.address) dual.test v4.test\n\(namespace.address6) dual.test v6.test\n"
+                .write(toFile: etc + "/hosts", atomically: true, encoding: .utf8)
+            try "hosts: files\n".write(toFile: etc + "/nsswitch.conf", atomically: true, encoding: .utf8)
+            try await withPlugin(wrapper: ["/usr/sbin/ip", "netns", "exec", namespace.name]) { plugin in
+                let cases = [("dual.test", "ipv4", namespace.address), ("dual.test", "ipv6", namespace.address6),
+                             ("dual.test", "prefer_ipv4", namespace.address), ("dual.test", "prefer_ipv6", namespace.address6),
+                             // A preference falls back to the family the name has.
+                             ("v4.test", "prefer_ipv6", namespace.address), ("v6.test", "prefer_ipv4", namespace.address6)]
+                for (name, version, expected) in cases {
+                    let result = try await plugin.check(name, #"{"count":1,"ip_version":"\#(version)"}"#)
+                    #expect(result.status == .up, "\(name) \(version): \(result.message)")
+                    #expect(result.detail("address") == .string(expected), "\(name) \(version)")
+                    #expect(result.detail("address_family") == .string(expected.contains(":") ? "ipv6" : "ipv4"), "\(name) \(version)")
+                    #expect(result.phase("dns") != nil, "\(name) \(version)")
+                }
+                let any = try await plugin.check("dual.test", #"{"count":1,"ip_version":"any"}"#)
+                #expect(any.status == .up, "\(any.message)")
+                #expect([.string(namespace.address), .string(namespace.address6)].contains(any.detail("address")), "\(any.details)")
+                let unknown = try await plugin.check("nowhere.test", #"{"count":1}"#)
+                #expect(unknown.status == .down)
+                #expect(unknown.errorKind == "dns_no_such_host")
+                #expect(unknown.message == "nowhere.test does not resolve: Name or service not known")
+                #expect(unknown.phase("dns") != nil)
+                let noIPv6 = try await plugin.check("v4.test", #"{"count":1,"ip_version":"ipv6"}"#)
+                #expect(noIPv6.status == .down)
+                #expect(noIPv6.errorKind == "dns_no_such_host", "\(noIPv6.message)")
             }
         }
     }
@@ -232,13 +321,29 @@ struct PingCheckTests {
             let cases = ["--case", "127.0.0.1", #"{"count":2,"interval_ms":20}"#, "up",
                          "--case", "::1", #"{"count":2,"interval_ms":20}"#, "up",
                          "--case", namespace.silentAddress, #"{"count":1,"timeout_ms":300}"#, "down"]
-            let run: (status: Int32, output: String)
-            if FileManager.default.isExecutableFile(atPath: ctl) {
-                run = try await ChildProcess.run(ctl, arguments: ["plugin", "test", plugin] + cases)
-            } else {
-                run = try await ChildProcess.run("/usr/bin/env", arguments: ["python3", TestServices.repositoryRoot.path + "/proto-docs/examples/conformance.py", plugin] + cases)
-            }
+            guard FileManager.default.isExecutableFile(atPath: ctl) else { throw CheckerPluginHarness.Failure(description: "\(ctl) is missing: build pinguinctl first") }
+            let run = try await ChildProcess.run(ctl, arguments: ["plugin", "test", plugin] + cases, environment: ["NO_COLOR": "1"])
             #expect(run.status == 0, "\(run.output)")
+            #expect(run.output.contains("PASS \(plugin)"), "\(run.output)")
+        }
+    }
+
+    @Test("proto-docs/examples/conformance.py passes too")
+    func conformancePy() async throws {
+        let plugin = CheckerPluginHarness.binaries.appendingPathComponent("pinguin-check-ping").path
+        let run = try await ChildProcess.run("/usr/bin/env", arguments: ["python3", TestServices.repositoryRoot.path + "/proto-docs/examples/conformance.py", plugin,
+                                                                         "--case", "127.0.0.1", #"{"count":2,"interval_ms":20}"#, "up"])
+        #expect(run.status == 0, "\(run.output)")
+    }
+
+    @Test("a key that is not an option (a misspelling) is a JSON-RPC error naming it, never ignored")
+    func unknownKey() async throws {
+        try await withPlugin { plugin in
+            // Ignored, timout_ms would leave the default and 127.0.0.1 would be up.
+            let error = try await plugin.checkError("127.0.0.1", #"{"timout_ms":1}"#)
+            #expect(error.code == -32602)
+            #expect(error.kind == "invalid_config")
+            #expect(error.message == "config.timout_ms is not an option of the ping kind")
         }
     }
 }

@@ -3,7 +3,8 @@ import PinguinTestSupport
 
 /// A network namespace made for one test: a veth pair to this host (host side .1 and fd00:…::1,
 /// namespace side .2 and ::2, plus .4/::4), and .3/::3 that nothing answers (a static neighbour
-/// entry sends its packets to a MAC address nobody has). `remove()` deletes it all; names are unique.
+/// entry sends its packets to a MAC address nobody has). `remove()` deletes it all; names, and the
+/// subnet 10.213.x.0/24, are unique on the machine while it exists.
 struct TestNamespace: Sendable {
     struct Failure: Error, CustomStringConvertible { var description: String }
 
@@ -24,21 +25,33 @@ struct TestNamespace: Sendable {
     }
 
     static func make() async throws -> TestNamespace {
-        let tag = UUID().uuidString.prefix(6).lowercased()
-        let namespace = TestNamespace(name: "pinguin-ping-\(tag)", hostLink: "pgh\(tag)", subnet: Int.random(in: 1...254))
-        do {
-            try await namespace.setUp(tag: String(tag))
-        } catch {
-            await namespace.remove()
-            throw error
+        // Tests run in parallel, and other processes run these tests too: two namespaces with one
+        // subnet would route each other's pings. The host link's name holds the subnet, so
+        // `ip link add` claims it atomically, machine-wide; a subnet on the host already is skipped.
+        for _ in 0..<40 {
+            let tag = UUID().uuidString.prefix(6).lowercased()
+            let subnet = Int.random(in: 1...254)
+            let namespace = TestNamespace(name: "pinguin-ping-\(tag)", hostLink: "pgping\(subnet)", subnet: subnet)
+            let peer = "pgn\(tag)"
+            guard (try? await Self.ip(["link", "add", namespace.hostLink, "type", "veth", "peer", "name", peer])) != nil else { continue }
+            let used = try await ChildProcess.run("/usr/sbin/ip", arguments: ["-4", "route", "show", "10.213.\(subnet).0/24"])
+            guard used.status == 0, used.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                await namespace.remove()
+                continue
+            }
+            do {
+                try await namespace.setUp(peer: peer)
+            } catch {
+                await namespace.remove()
+                throw error
+            }
+            return namespace
         }
-        return namespace
+        throw Failure(description: "no free 10.213.x.0/24 subnet for a test namespace")
     }
 
-    private func setUp(tag: String) async throws {
-        let peer = "pgn\(tag)"
+    private func setUp(peer: String) async throws {
         try await Self.ip(["netns", "add", name])
-        try await Self.ip(["link", "add", hostLink, "type", "veth", "peer", "name", peer])
         try await Self.ip(["link", "set", peer, "netns", name])
         try await Self.ip(["addr", "add", "\(hostAddress)/24", "dev", hostLink])
         try await Self.ip(["-6", "addr", "add", "fd00:213:\(subnet)::1/64", "dev", hostLink, "nodad"])
@@ -66,6 +79,34 @@ struct TestNamespace: Sendable {
         try "table inet pinguin {\n\(chains.replacingOccurrences(of: "; ", with: "\n"))\n}\n".write(toFile: file, atomically: true, encoding: .utf8)
         defer { unlink(file) }
         try await exec(["/usr/sbin/nft", "-f", file])
+    }
+
+    /// An nftables chain that drops the kernel's own echo replies (TTL 64), so that only
+    /// icmp_responder.py's (TTL 99) leave the namespace.
+    static let dropKernelEchoReplies = "chain output { type filter hook output priority 0; icmp type echo-reply ip ttl != 99 drop; }"
+
+    /// Runs Tests/Fixtures/ping/icmp_responder.py in the namespace, answering `delayMilliseconds`
+    /// late in `mode` (echo, wrong_sequence, wrong_identifier, wrong_cookie, duplicate_first),
+    /// for the time of `body`.
+    func withICMPResponder(delayMilliseconds: Int, mode: String = "echo", _ body: () async throws -> Void) async throws {
+        let ready = FileManager.default.temporaryDirectory.appendingPathComponent("pinguin-responder-\(UUID().uuidString)").path
+        let responder = try ChildProcess.start("/usr/sbin/ip", arguments: ["netns", "exec", name, "/usr/bin/env", "python3",
+                                               TestServices.repositoryRoot.path + "/Tests/Fixtures/ping/icmp_responder.py",
+                                               String(delayMilliseconds), ready, mode])
+        defer { unlink(ready) }
+        do {
+            var started = false
+            for _ in 0..<100 where !started {
+                started = FileManager.default.fileExists(atPath: ready)
+                if !started { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            guard started else { throw Failure(description: "icmp_responder.py \(mode) did not start") }
+            try await body()
+        } catch {
+            await stopFixture(responder)
+            throw error
+        }
+        await stopFixture(responder)
     }
 
     func remove() async {

@@ -107,6 +107,24 @@ struct TCPCheckTests {
         await blackhole.remove()
     }
 
+    @Test("unreachable: a SYN answered with ICMP host-unreachable (an nftables reject)")
+    func unreachable() async throws {
+        let rejected = try await BlackholePort.make(verdict: "reject with icmpx type host-unreachable")
+        do {
+            try await withPlugin { plugin, _ in
+                let result = try await plugin.check("127.0.0.1:\(rejected.port)", #"{"timeout_ms":3000}"#)
+                #expect(result.status == .down)
+                #expect(result.errorKind == "unreachable", "\(result.message)")
+                #expect(result.message == "host unreachable: 127.0.0.1:\(rejected.port)")
+                #expect(result.phase("connect") != nil)
+            }
+        } catch {
+            await rejected.remove()
+            throw error
+        }
+        await rejected.remove()
+    }
+
     @Test("degraded_ms: a slow banner makes the check degraded (slow); a fast one stays up")
     func degraded() async throws {
         try await withPlugin { plugin, fixture in
@@ -250,6 +268,24 @@ struct TCPCheckTests {
         }
     }
 
+    @Test("a key that is not an option (a misspelling), at the top, in tls or in a step, is a JSON-RPC error naming it")
+    func unknownKeys() async throws {
+        try await withPlugin { plugin, fixture in
+            // Each config would be checked, and up, if the misspelt key were ignored.
+            let cases = [
+                (#"{"timout_ms":1}"#, "config.timout_ms is not an option of the tcp kind"),
+                (#"{"tls":{"verfy":false}}"#, "config.tls.verfy is not an option of the tcp kind"),
+                (#"{"steps":[{"expect":"220","timout_ms":1}]}"#, "config.steps[0].timout_ms is not an option of the tcp kind"),
+            ]
+            for (config, message) in cases {
+                let error = try await plugin.checkError(fixture.target("banner"), config)
+                #expect(error.code == -32602, "\(config)")
+                #expect(error.kind == "invalid_config", "\(config)")
+                #expect(error.message == message)
+            }
+        }
+    }
+
     // MARK: TLS
 
     @Test("tls with ca_file and server_name: up, with version and certificate facts; steps run over TLS")
@@ -351,6 +387,38 @@ struct TCPCheckTests {
         }
     }
 
+    @Test("tls against a server that accepts and stays silent: a handshake timeout before the check's deadline")
+    func tlsHandshakeTimeout() async throws {
+        try await withPlugin { plugin, fixture in
+            let started = ContinuousClock.now
+            let result = try await plugin.check(fixture.target("silent"), #"{"tls":{"verify":false}}"#, timeout: .seconds(1))
+            #expect(result.status == .down)
+            #expect(result.errorKind == "timeout", "\(result.message)")
+            #expect(result.message == "TLS handshake with 127.0.0.1 timed out")
+            #expect(result.phase("tls") != nil)
+            #expect(ContinuousClock.now - started < .seconds(2))
+        }
+    }
+
+    @Test("tls chain_earliest_expiry: an intermediate that ends before the leaf; none when the chain outlives the leaf")
+    func tlsChainEarliestExpiry() async throws {
+        try await withPlugin { plugin, fixture in
+            let base = #""server_name":"localhost","ca_file":"\#(fixture.caFile)""#
+            let result = try await plugin.check(fixture.target("tls_chained"), #"{"tls":{\#(base)}}"#)
+            #expect(result.status == .up, "\(result.message)")
+            #expect(result.detail("tls.certificate.issuer") == .string("CN=Pinguin Test Intermediate"))
+            let leafDays = result.detail("tls.certificate.days_left")?.doubleValue ?? 0
+            #expect(leafDays > 19 && leafDays <= 20, "\(leafDays)")
+            let earliest = result.detail("tls.chain_earliest_expiry")?.stringValue.flatMap { ISO8601DateFormatter().date(from: $0) }
+            let days = (earliest?.timeIntervalSinceNow ?? 0) / 86_400
+            #expect(days > 2.9 && days <= 3, "\(result.detail("tls") ?? .null)")
+            // tls_soon's leaf (5 days) ends long before the test CA (30 days).
+            let soon = try await plugin.check(fixture.target("tls_soon"), #"{"tls":{\#(base)}}"#)
+            #expect(soon.status == .up, "\(soon.message)")
+            #expect(soon.detail("tls.chain_earliest_expiry") == nil)
+        }
+    }
+
     @Test("tls against a server that does not speak TLS is a handshake failure")
     func tlsAgainstPlainText() async throws {
         try await withPlugin { plugin, fixture in
@@ -387,13 +455,18 @@ struct TCPCheckTests {
         let cases = ["--case", fixture.target("banner"), #"{"steps":[{"expect":"220"}]}"#, "up",
                      "--case", "127.0.0.1:\(closed)", "{}", "down",
                      "--case", fixture.target("slow_banner"), #"{"degraded_ms":100,"steps":[{"expect":"220"}]}"#, "degraded"]
-        let run: (status: Int32, output: String)
-        if FileManager.default.isExecutableFile(atPath: ctl) {
-            run = try await ChildProcess.run(ctl, arguments: ["plugin", "test", plugin] + cases)
-        } else {
-            // pinguinctl is not built in this run: the protocol's Python conformance checker instead.
-            run = try await ChildProcess.run("/usr/bin/env", arguments: ["python3", TestServices.repositoryRoot.path + "/proto-docs/examples/conformance.py", plugin] + cases)
-        }
+        guard FileManager.default.isExecutableFile(atPath: ctl) else { throw CheckerPluginHarness.Failure(description: "\(ctl) is missing: build pinguinctl first") }
+        let run = try await ChildProcess.run(ctl, arguments: ["plugin", "test", plugin] + cases, environment: ["NO_COLOR": "1"])
+        #expect(run.status == 0, "\(run.output)")
+        #expect(run.output.contains("PASS \(plugin)"), "\(run.output)")
+    }
+
+    @Test("proto-docs/examples/conformance.py passes too")
+    func conformancePy() async throws {
+        let fixture = try await TCPFixture.shared.value
+        let plugin = CheckerPluginHarness.binaries.appendingPathComponent("pinguin-check-tcp").path
+        let run = try await ChildProcess.run("/usr/bin/env", arguments: ["python3", TestServices.repositoryRoot.path + "/proto-docs/examples/conformance.py", plugin,
+                                                                         "--case", fixture.target("banner"), #"{"steps":[{"expect":"220"}]}"#, "up"])
         #expect(run.status == 0, "\(run.output)")
     }
 }

@@ -53,8 +53,9 @@ struct TCPFixture: Sendable {
     }
 }
 
-/// A port whose SYNs an nftables rule drops, so connecting times out; the rule's table is
-/// deleted by `remove()`, and the listener that reserves the port is closed.
+/// A port whose SYNs an nftables rule drops (so connecting times out), or answers with `verdict`
+/// (`reject with icmpx type host-unreachable`); the rule's table is deleted by `remove()`, and
+/// the listener that reserves the port is closed.
 final class BlackholePort: Sendable {
     let port: Int
     let table: String
@@ -66,7 +67,7 @@ final class BlackholePort: Sendable {
         self.descriptor = descriptor
     }
 
-    static func make() async throws -> BlackholePort {
+    static func make(verdict: String = "drop") async throws -> BlackholePort {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -78,7 +79,7 @@ final class BlackholePort: Sendable {
         guard bound, listen(descriptor, 16) == 0 else { close(descriptor); throw TCPFixture.Failure(description: "cannot reserve a port") }
         let port = Int(UInt16(bigEndian: address.sin_port))
         let table = "pinguin_tcp_test_\(UUID().uuidString.prefix(8).lowercased())"
-        let rules = "table inet \(table) {\n chain input {\n  type filter hook input priority -10;\n  ip daddr 127.0.0.1 tcp dport \(port) drop\n }\n}\n"
+        let rules = "table inet \(table) {\n chain input {\n  type filter hook input priority -10;\n  ip daddr 127.0.0.1 tcp dport \(port) \(verdict)\n }\n}\n"
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(table).nft").path
         try rules.write(toFile: file, atomically: true, encoding: .utf8)
         defer { unlink(file) }

@@ -6,7 +6,11 @@ by the first label of the question's name:
   servfail.*  SERVFAIL      refused.*  REFUSED      notimp.*  NOTIMP
   slow-N.*    A 192.0.2.77 after N milliseconds     drop.*    never answers
   garbage.*   a response whose answer record is cut off
-  anything else: A 192.0.2.99, TTL 42
+  transport.* A 192.0.2.51 over UDP, A 192.0.2.52 over TCP
+  truncated.* over UDP: truncated (TC) with A 192.0.2.61 only; over TCP: A 192.0.2.62 and 192.0.2.63
+  many.*      over UDP: truncated (TC), no records; over TCP: 101 A records 198.51.100.0 to .100
+  recursive.* not authoritative, recursion available: A 192.0.2.99 and NS ns.odd.test in the authority section
+  anything else: A 192.0.2.99, TTL 42 (authoritative, no recursion)
 Standard library only. Exits when stdin closes.
 """
 import socket
@@ -25,8 +29,12 @@ def parse_question(query):
     return labels, offset + 5  # the root label, type and class
 
 
-def answer(query):
-    """The response to `query`, and how long to wait first; None to stay silent."""
+def encode_name(name):
+    return b"".join(bytes([len(label)]) + label.encode("ascii") for label in name.split(".")) + b"\0"
+
+
+def answer(query, tcp=False):
+    """The response to `query` (over TCP or UDP), and how long to wait first; None to stay silent."""
     if len(query) < 17:
         return None, 0
     (ident, flags) = struct.unpack("!HH", query[:4])
@@ -35,11 +43,31 @@ def answer(query):
     first = labels[0] if labels else ""
     rd = flags & 0x0100
 
-    def header(rcode, ancount):
-        return struct.pack("!HHHHHH", ident, 0x8000 | 0x0400 | rd | rcode, 1, ancount, 0, 0)
+    def header(rcode, ancount, nscount=0, bits=0x0400):
+        return struct.pack("!HHHHHH", ident, 0x8000 | bits | rd | rcode, 1, ancount, nscount, 0)
 
     def a_record(address, ttl):
         return b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, ttl, 4) + socket.inet_aton(address)
+
+    def a_records(addresses):
+        return header(0, len(addresses)) + question + b"".join(a_record(address, 42) for address in addresses)
+
+    truncated = 0x0400 | 0x0200  # AA, TC
+    if first == "transport":
+        return a_records(["192.0.2.52" if tcp else "192.0.2.51"]), 0
+    if first == "truncated":
+        if tcp:
+            return a_records(["192.0.2.62", "192.0.2.63"]), 0
+        return header(0, 1, bits=truncated) + question + a_record("192.0.2.61", 42), 0
+    if first == "many":
+        if tcp:
+            return a_records(["198.51.100.%d" % index for index in range(101)]), 0
+        return header(0, 0, bits=truncated) + question, 0
+    if first == "recursive":
+        ns = encode_name("odd.test") + struct.pack("!HHI", 2, 1, 300)
+        target = encode_name("ns.odd.test")
+        ns += struct.pack("!H", len(target)) + target
+        return header(0, 1, 1, bits=0x0080) + question + a_record("192.0.2.99", 42) + ns, 0
 
     codes = {"servfail": 2, "refused": 5, "notimp": 4}
     if first in codes:
@@ -73,7 +101,7 @@ def serve_tcp_client(conn):
                 return
             (length,) = struct.unpack("!H", head)
             query = conn.recv(length, socket.MSG_WAITALL)
-            response, delay = answer(query)
+            response, delay = answer(query, tcp=True)
             if response is None:
                 continue
             time.sleep(delay)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Makes the TLS fixture's certificates in $1: a test CA, and leaf certificates signed by it that
-# are valid (localhost, 127.0.0.1), expired (2020), for the wrong name, and close to expiry (5 days).
+# are valid (localhost, 127.0.0.1), expired (2020), for the wrong name, and close to expiry (5 days);
+# and chained.pem: a leaf valid 20 days signed by an intermediate CA that ends in 3 days, both served.
 set -eu
 dir=$1
 cd "$dir"
@@ -32,3 +33,9 @@ leaf valid localhost "DNS:localhost,IP:127.0.0.1,IP:::1" -days 30
 leaf expired localhost "DNS:localhost,IP:127.0.0.1,IP:::1" -startdate 20200101000000Z -enddate 20200201000000Z
 leaf wrongname wrong.example "DNS:wrong.example" -days 30
 leaf soon localhost "DNS:localhost,IP:127.0.0.1,IP:::1" -days 5
+openssl req -newkey rsa:2048 -nodes -keyout intermediate.key -out intermediate.csr -subj "/CN=Pinguin Test Intermediate" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+openssl ca -batch -config ca.cnf -in intermediate.csr -out intermediate.pem -notext -days 3 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout chained.key -out chained.csr -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1" 2>/dev/null
+openssl x509 -req -in chained.csr -CA intermediate.pem -CAkey intermediate.key -CAcreateserial -days 20 -copy_extensions copy -out chained-leaf.pem 2>/dev/null
+cat chained-leaf.pem intermediate.pem > chained.pem

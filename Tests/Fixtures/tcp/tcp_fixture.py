@@ -13,6 +13,7 @@ Writes {"behaviour": port, …} to READY_FILE once every listener is up (IPv4 12
   reset        accepts and resets at once (RST)
   tls_valid, tls_expired, tls_wrongname, tls_soon   TLS with that certificate, then as banner
   tls_tls12    the valid certificate, TLS 1.2 at most
+  tls_chained  a leaf (20 days) and its intermediate CA (3 days), both sent
 The certificates are read at start, so CERT_DIR may go once READY_FILE exists. The fixture exits
 when its parent (the test process) does.
 """
@@ -104,7 +105,7 @@ def serve(behaviour, listener):
 behaviours = ["banner", "slow_banner", "silent", "close", "reset"]
 contexts = {}
 if cert_dir:
-    for name in ["valid", "expired", "wrongname", "soon", "tls12"]:
+    for name in ["valid", "expired", "wrongname", "soon", "tls12", "chained"]:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         certificate = "valid" if name == "tls12" else name
         context.load_cert_chain(os.path.join(cert_dir, certificate + ".pem"), os.path.join(cert_dir, certificate + ".key"))
