@@ -173,7 +173,7 @@ struct TCPCheckTests {
         try await withPlugin { plugin, fixture in
             let result = try await plugin.check(fixture.target("banner"), #"{"steps":[{"send_hex":"48 45 58 0d 0a"},{"expect_hex":"0001feff"}]}"#)
             #expect(result.status == .up, "\(result.message)")
-            let wrong = try await plugin.check(fixture.target("banner"), #"{"steps":[{"send_hex":"484558 0d0a"},{"expect_hex":"00 02","timeout_ms":300}]}"#)
+            let wrong = try await plugin.check(fixture.target("banner"), #"{"steps":[{"send_hex":"484558 0d0a"},{"expect_hex":"00 02","timeout_ms":1000}]}"#)
             #expect(wrong.status == .down)
             #expect(wrong.errorKind == "expect_mismatch")
             #expect(wrong.message.hasPrefix(#"step 2: expected "0x0002", got "220 pinguin fixture ready\r\n\x00\x01"#), "\(wrong.message)")
@@ -185,13 +185,13 @@ struct TCPCheckTests {
         try await withPlugin { plugin, fixture in
             let result = try await plugin.check(fixture.target("banner"), #"{"steps":[{"expect_regex":"^220 [a-z ]+ready\\r\\n"},{"send":"ECHO abc123\r\n"},{"expect_regex":"[a-z]+[0-9]{3}"}]}"#)
             #expect(result.status == .up, "\(result.message)")
-            let mismatch = try await plugin.check(fixture.target("banner"), #"{"steps":[{"expect_regex":"^SSH-2\\.0","timeout_ms":300}]}"#)
+            let mismatch = try await plugin.check(fixture.target("banner"), #"{"steps":[{"expect_regex":"^SSH-2\\.0","timeout_ms":1000}]}"#)
             #expect(mismatch.status == .down)
             #expect(mismatch.errorKind == "expect_mismatch")
-            #expect(mismatch.message == #"step 1: expected regex /^SSH-2\.0/, got "220 pinguin fixture ready\r\n" within 300 ms"#)
+            #expect(mismatch.message == #"step 1: expected regex /^SSH-2\.0/, got "220 pinguin fixture ready\r\n" within 1000 ms"#)
             #expect(mismatch.detail("received") == .string("220 pinguin fixture ready\\r\\n"))
             // The banner was used up by step 1, so step 3 sees only what came after.
-            let consumed = try await plugin.check(fixture.target("banner"), #"{"steps":[{"expect":"220"},{"send":"PING\r\n"},{"expect":"220","timeout_ms":300}]}"#)
+            let consumed = try await plugin.check(fixture.target("banner"), #"{"steps":[{"expect":"220"},{"send":"PING\r\n"},{"expect":"220","timeout_ms":1000}]}"#)
             #expect(consumed.status == .down)
             #expect(consumed.errorKind == "expect_mismatch")
             #expect(consumed.message.contains(#"got " pinguin fixture ready\r\nPONG\r\n""#), "\(consumed.message)")
@@ -201,10 +201,10 @@ struct TCPCheckTests {
     @Test("steps: expect text mismatch names what came instead")
     func expectMismatch() async throws {
         try await withPlugin { plugin, fixture in
-            let result = try await plugin.check(fixture.target("banner"), #"{"steps":[{"expect":"220"},{"send":"PING\r\n"},{"expect":"NOPE","timeout_ms":300}]}"#)
+            let result = try await plugin.check(fixture.target("banner"), #"{"steps":[{"expect":"220"},{"send":"PING\r\n"},{"expect":"NOPE","timeout_ms":1000}]}"#)
             #expect(result.status == .down)
             #expect(result.errorKind == "expect_mismatch")
-            #expect(result.message == #"step 3: expected "NOPE", got " pinguin fixture ready\r\nPONG\r\n" within 300 ms"#)
+            #expect(result.message == #"step 3: expected "NOPE", got " pinguin fixture ready\r\nPONG\r\n" within 1000 ms"#)
             #expect(result.detail("steps_completed") == .int(2))
         }
     }
