@@ -10,8 +10,8 @@ import PinguinRedis
 struct PinguinBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pinguin-bench",
-        abstract: "Benchmarks of Pinguin's PostgreSQL and Redis clients (prints tab-separated figures).",
-        subcommands: [CopyBench.self, RedisBench.self, WriteBench.self, IngestBench.self, UptimeBench.self, RPCBench.self, SchedulerBench.self, SupervisorBench.self]
+        abstract: "Benchmarks of Pinguin's PostgreSQL and Redis clients, supervisor and checker plugins (prints tab-separated figures).",
+        subcommands: [CopyBench.self, RedisBench.self, WriteBench.self, IngestBench.self, UptimeBench.self, RPCBench.self, SchedulerBench.self, SupervisorBench.self, CheckersBench.self]
     )
 }
 
