@@ -140,7 +140,16 @@ public final class SpawnedProcess: Sendable {
                         request.limit_open_files = options.limits.openFiles ?? -1
                         request.limit_cpu_seconds = options.limits.cpuSeconds ?? -1
                         request.limit_processes = options.limits.processes ?? -1
-                        return pinguin_spawn(&request, &pid)
+                        // A program still open for writing cannot be executed (ETXTBSY): it is being
+                        // installed, or a child forked elsewhere in this process inherited a descriptor
+                        // to it and has not exec'd yet. Both pass within milliseconds.
+                        var attempt: UInt32 = 0
+                        while true {
+                            let result = pinguin_spawn(&request, &pid)
+                            guard result == ETXTBSY, attempt < 10 else { return result }
+                            attempt += 1
+                            usleep(attempt * 10_000)
+                        }
                     }
                 }
             }

@@ -99,11 +99,13 @@ struct NullPluginProcessTests {
         #expect(past["error"]?.objectValue?["data"]?.objectValue?["kind"] == .string("deadline"))
         let started = ContinuousClock.now
         try await plugin.send(PluginProcess.checkRun(id: 31, config: #"{"fail":"hang"}"#, deadlineIn: 0.3))
-        let passed = try await plugin.readMessage(timeout: 5)
+        let passed = try await plugin.readMessage(timeout: 15)
         let waited = started.duration(to: .now)
         #expect(passed["id"] == .int(31))
         #expect(passed["error"]?.objectValue?["data"]?.objectValue?["kind"] == .string("deadline"))
-        #expect(waited >= .milliseconds(250) && waited < .seconds(3), "\(waited)")
+        // Not before the deadline; the upper bound only tells "answered at the deadline" from
+        // "never" (the test process's task pool can be busy for seconds while the suite runs).
+        #expect(waited >= .milliseconds(250) && waited < .seconds(10), "\(waited)")
     }
 
     @Test("a checker that throws is a JSON-RPC error (unknown), never a down result")

@@ -204,7 +204,9 @@ struct ControlPlaneServerTests {
                 var tv = timeval(tv_sec: 0, tv_usec: 100_000)
                 setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
                 let started = Date()
-                while Date().timeIntervalSince(started) < 10 {
+                // Well past the 1 s write timeout: the suite's other tests can keep this test
+                // process's task pool (where the server's watchdog ticks) busy for seconds.
+                while Date().timeIntervalSince(started) < 40 {
                     let written = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
                     if written < 0 {
                         if errno == EPIPE || errno == ECONNRESET { return (true, sent, Date().timeIntervalSince(started)) }
@@ -215,7 +217,7 @@ struct ControlPlaneServerTests {
                 return (false, sent, Date().timeIntervalSince(started))
             }
             #expect(refused, "the server should close the connection (sent \(sent) requests)")
-            #expect(elapsed < 8)
+            #expect(elapsed < 30)
         }
     }
     @Test("TLS on the TCP listener: a verifying client gets answers; plain text gets nothing")
@@ -256,7 +258,7 @@ struct ControlPlaneServerTests {
     func authenticationTimeout() async throws {
         try await withServer({ $0.authenticationTimeout = .milliseconds(500) }) { _, _, tcp in
             let session = try LineSession(tcp)
-            #expect(await session.closedByServer(within: 5))
+            #expect(await session.closedByServer(within: 20))
         }
     }
 
