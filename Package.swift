@@ -318,7 +318,10 @@ let package = Package(
             dependencies: [
                 "CPinguinShims",
                 "PinguinPostgres",
+                "PinguinPluginHost",
+                "PinguinWire",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Tests/PinguinTestSupport",
             swiftSettings: swiftSettings

@@ -191,7 +191,7 @@ struct CheckersBench: AsyncParsableCommand {
         }
         let concurrency = concurrency
         func drive(_ total: Int) async -> (ok: Int, problem: String?, socket: String?) {
-            let counter = IndexCounter()
+            let counter = Counter()
             return await withTaskGroup(of: (Int, String?, String?).self) { group in
                 for _ in 0..<min(concurrency, total) {
                     group.addTask {
@@ -356,20 +356,5 @@ struct CheckersBench: AsyncParsableCommand {
                                        cell(row.blackbox.cpuMicroseconds), versusBlackbox, rawCell, versusRaw]) + flag)
         }
         return lines.joined(separator: "\n") + "\n"
-    }
-}
-
-/// Hands out indices below a limit to many tasks.
-private final class IndexCounter: @unchecked Sendable {
-    // @unchecked: every access goes through the lock.
-    private let lock = NSLock()
-    private var value = 0
-
-    func next(below limit: Int) -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        guard value < limit else { return nil }
-        value += 1
-        return value - 1
     }
 }

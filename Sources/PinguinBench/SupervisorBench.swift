@@ -154,8 +154,8 @@ struct SupervisorBench: AsyncParsableCommand {
     }
 }
 
-/// Hands out indices below a limit to many tasks.
-private final class Counter: @unchecked Sendable {
+/// Hands out indices below a limit to many tasks (supervisor and checker benchmarks).
+final class Counter: @unchecked Sendable {
     // @unchecked: every access goes through the lock.
     private let lock = NSLock()
     private var value = 0

@@ -317,12 +317,10 @@ struct PingCheckTests {
     func pluginTest() async throws {
         try await withNamespace { namespace in
             let plugin = CheckerPluginHarness.binaries.appendingPathComponent("pinguin-check-ping").path
-            let ctl = CheckerPluginHarness.binaries.appendingPathComponent("pinguinctl").path
             let cases = ["--case", "127.0.0.1", #"{"count":2,"interval_ms":20}"#, "up",
                          "--case", "::1", #"{"count":2,"interval_ms":20}"#, "up",
                          "--case", namespace.silentAddress, #"{"count":1,"timeout_ms":300}"#, "down"]
-            guard FileManager.default.isExecutableFile(atPath: ctl) else { throw CheckerPluginHarness.Failure(description: "\(ctl) is missing: build pinguinctl first") }
-            let run = try await ChildProcess.run(ctl, arguments: ["plugin", "test", plugin] + cases, environment: ["NO_COLOR": "1"])
+            let run = try await CheckerPluginHarness.pluginTest(plugin, cases: cases)
             #expect(run.status == 0, "\(run.output)")
             #expect(run.output.contains("PASS \(plugin)"), "\(run.output)")
         }

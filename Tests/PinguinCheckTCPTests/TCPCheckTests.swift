@@ -450,13 +450,11 @@ struct TCPCheckTests {
     func pluginTest() async throws {
         let fixture = try await TCPFixture.shared.value
         let plugin = CheckerPluginHarness.binaries.appendingPathComponent("pinguin-check-tcp").path
-        let ctl = CheckerPluginHarness.binaries.appendingPathComponent("pinguinctl").path
         let closed = try TCPFixture.closedPort()
         let cases = ["--case", fixture.target("banner"), #"{"steps":[{"expect":"220"}]}"#, "up",
                      "--case", "127.0.0.1:\(closed)", "{}", "down",
                      "--case", fixture.target("slow_banner"), #"{"degraded_ms":100,"steps":[{"expect":"220"}]}"#, "degraded"]
-        guard FileManager.default.isExecutableFile(atPath: ctl) else { throw CheckerPluginHarness.Failure(description: "\(ctl) is missing: build pinguinctl first") }
-        let run = try await ChildProcess.run(ctl, arguments: ["plugin", "test", plugin] + cases, environment: ["NO_COLOR": "1"])
+        let run = try await CheckerPluginHarness.pluginTest(plugin, cases: cases)
         #expect(run.status == 0, "\(run.output)")
         #expect(run.output.contains("PASS \(plugin)"), "\(run.output)")
     }

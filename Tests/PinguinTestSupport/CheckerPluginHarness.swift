@@ -1,24 +1,27 @@
-import Foundation
+public import Foundation
 import Logging
 import NIOCore
-import PinguinPluginHost
-import PinguinTestSupport
-import PinguinWire
+public import PinguinPluginHost
+public import PinguinWire
 
 /// A built checker plugin, started as the supervisor starts it and spoken to through
-/// PinguinPluginHost: `initialize`, `initialized`, then `check.run` calls.
-struct CheckerPluginHarness {
-    struct Failure: Error, CustomStringConvertible { var description: String }
+/// PinguinPluginHost: `initialize`, `initialized`, then `check.run` calls. Shared by the tests of
+/// the tcp and ping plugins.
+public struct CheckerPluginHarness: Sendable {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+        public init(description: String) { self.description = description }
+    }
 
-    static let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    static let environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PINGUIN_PLUGIN": "1", "PINGUIN_PLUGIN_PROTOCOL_VERSIONS": "1"]
+    public static let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    public static let environment = ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PINGUIN_PLUGIN": "1", "PINGUIN_PLUGIN_PROTOCOL_VERSIONS": "1"]
 
-    let connection: PluginConnection
-    let kind: String
-    let initializeResult: JSONObject
+    public let connection: PluginConnection
+    public let kind: String
+    public let initializeResult: JSONObject
 
     /// Starts `binaries/product`; with `wrapper`, runs `wrapper… plugin` instead (e.g. `ip netns exec NS`).
-    static func start(_ product: String, kind: String, wrapper: [String] = [], user: SpawnedProcess.User? = nil) async throws -> CheckerPluginHarness {
+    public static func start(_ product: String, kind: String, wrapper: [String] = [], user: SpawnedProcess.User? = nil) async throws -> CheckerPluginHarness {
         let path = binaries.appendingPathComponent(product).path
         guard FileManager.default.isExecutableFile(atPath: path) else { throw Failure(description: "\(path) is missing: build \(product) first") }
         var options = wrapper.isEmpty
@@ -38,7 +41,7 @@ struct CheckerPluginHarness {
         }
     }
 
-    func parameters(target: String, config: String, timeout: Duration) throws -> JSONValue {
+    public func parameters(target: String, config: String, timeout: Duration) throws -> JSONValue {
         let deadline = Date().addingTimeInterval(Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -53,7 +56,7 @@ struct CheckerPluginHarness {
     }
 
     /// Runs one check; a JSON-RPC error or no answer is a test failure.
-    func check(_ target: String, _ config: String = "{}", timeout: Duration = .seconds(10)) async throws -> PluginCheckResult {
+    public func check(_ target: String, _ config: String = "{}", timeout: Duration = .seconds(10)) async throws -> PluginCheckResult {
         switch try await call(target, config, timeout: timeout) {
         case .result(let value):
             switch PluginCheckResult.parse(value) {
@@ -66,7 +69,7 @@ struct CheckerPluginHarness {
     }
 
     /// Runs one check that must answer with a JSON-RPC error.
-    func checkError(_ target: String, _ config: String = "{}", timeout: Duration = .seconds(10)) async throws -> JSONRPCError {
+    public func checkError(_ target: String, _ config: String = "{}", timeout: Duration = .seconds(10)) async throws -> JSONRPCError {
         switch try await call(target, config, timeout: timeout) {
         case .error(let error): return error
         case let other: throw Failure(description: "check.run \(target) \(config) answered \(other), not an error")
@@ -79,12 +82,12 @@ struct CheckerPluginHarness {
         return await connection.call("check.run", params: params, deadline: .now() + .milliseconds(milliseconds + 2000), cancelOnTimeout: true)
     }
 
-    func close() async {
+    public func close() async {
         _ = await connection.close(grace: .seconds(5))
     }
 }
 
-extension PluginCheckResult {
+public extension PluginCheckResult {
     /// `details` member at a dotted path (`tls.certificate.subject`).
     func detail(_ path: String) -> JSONValue? {
         var value: JSONValue? = .object(details)
@@ -93,4 +96,14 @@ extension PluginCheckResult {
     }
 
     func phase(_ name: String) -> Double? { phases[name]?.doubleValue }
+}
+
+extension CheckerPluginHarness {
+    /// Runs the built `pinguinctl plugin test PLUGIN` with `cases` (`--case TARGET CONFIG STATUS`
+    /// triples); a missing pinguinctl fails the test, never skips it.
+    public static func pluginTest(_ plugin: String, cases: [String]) async throws -> (status: Int32, output: String) {
+        let ctl = binaries.appendingPathComponent("pinguinctl").path
+        guard FileManager.default.isExecutableFile(atPath: ctl) else { throw Failure(description: "\(ctl) is missing: build pinguinctl first") }
+        return try await ChildProcess.run(ctl, arguments: ["plugin", "test", plugin] + cases, environment: ["NO_COLOR": "1"])
+    }
 }
