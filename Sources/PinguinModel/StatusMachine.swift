@@ -347,3 +347,69 @@ public enum StatusMachine {
         state.since = at
     }
 }
+
+extension Date {
+    /// The date of `microseconds` since 1970, the precision PostgreSQL keeps. Two dates made
+    /// from the same count are equal, which the status engine's slot order relies on.
+    public init(microsecondsSince1970 microseconds: Int64) {
+        self.init(timeIntervalSince1970: Double(microseconds) / 1_000_000)
+    }
+
+    /// Whole microseconds since 1970, rounded.
+    public var microsecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1_000_000).rounded()) }
+}
+
+/// Stored as JSON in `monitor_state.engine`; dates as whole microseconds since 1970, so a slot
+/// read back compares equal to the same slot read from `results`.
+extension MonitorStatusState: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case status, since, lastScheduledAt = "last_scheduled_at", failures, successes, degradations, unknowns
+        case failingSince = "failing_since", firstFailureMessage = "first_failure_message", recoveringSince = "recovering_since"
+        case incidentOpen = "incident_open", incidentStartedAt = "incident_started_at", notified, flapping, history
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        func date(_ key: CodingKeys) throws -> Date? {
+            try container.decodeIfPresent(Int64.self, forKey: key).map { Date(microsecondsSince1970: $0) }
+        }
+        self.init()
+        status = try container.decodeIfPresent(MonitorStatus.self, forKey: .status) ?? .pending
+        since = try date(.since)
+        lastScheduledAt = try date(.lastScheduledAt)
+        failures = try container.decodeIfPresent(Int.self, forKey: .failures) ?? 0
+        successes = try container.decodeIfPresent(Int.self, forKey: .successes) ?? 0
+        degradations = try container.decodeIfPresent(Int.self, forKey: .degradations) ?? 0
+        unknowns = try container.decodeIfPresent(Int.self, forKey: .unknowns) ?? 0
+        failingSince = try date(.failingSince)
+        firstFailureMessage = try container.decodeIfPresent(String.self, forKey: .firstFailureMessage)
+        recoveringSince = try date(.recoveringSince)
+        incidentOpen = try container.decodeIfPresent(Bool.self, forKey: .incidentOpen) ?? false
+        incidentStartedAt = try date(.incidentStartedAt)
+        notified = try container.decodeIfPresent(MonitorStatus.self, forKey: .notified)
+        flapping = try container.decodeIfPresent(Bool.self, forKey: .flapping) ?? false
+        history = try container.decodeIfPresent(String.self, forKey: .history) ?? ""
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        func date(_ value: Date?, _ key: CodingKeys) throws {
+            try container.encodeIfPresent(value?.microsecondsSince1970, forKey: key)
+        }
+        try container.encode(status, forKey: .status)
+        try date(since, .since)
+        try date(lastScheduledAt, .lastScheduledAt)
+        try container.encode(failures, forKey: .failures)
+        try container.encode(successes, forKey: .successes)
+        try container.encode(degradations, forKey: .degradations)
+        try container.encode(unknowns, forKey: .unknowns)
+        try date(failingSince, .failingSince)
+        try container.encodeIfPresent(firstFailureMessage, forKey: .firstFailureMessage)
+        try date(recoveringSince, .recoveringSince)
+        try container.encode(incidentOpen, forKey: .incidentOpen)
+        try date(incidentStartedAt, .incidentStartedAt)
+        try container.encodeIfPresent(notified, forKey: .notified)
+        try container.encode(flapping, forKey: .flapping)
+        try container.encode(history, forKey: .history)
+    }
+}

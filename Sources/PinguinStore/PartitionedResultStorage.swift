@@ -51,6 +51,10 @@ public final class PartitionedResultStorage: ResultStorage {
             do {
                 try await connection.copy("COPY results_staging (\(Self.columns)) FROM STDIN (FORMAT binary)", batch: staged)
                 try await connection.execute(script: Self.storeBatch)
+                // The status engine decides in the same transaction: a result is never stored
+                // without its effect on the monitor's status and incidents, nor the other way round.
+                _ = try await StatusEngineStore.apply(connection)
+                try await connection.execute(script: "COMMIT")
             } catch {
                 _ = try? await connection.execute(script: "ROLLBACK")
                 throw error
@@ -77,7 +81,7 @@ public final class PartitionedResultStorage: ResultStorage {
 
     /// Inserts what is new (skipping stored slots and deleted monitors), adds exactly the new rows
     /// to the minute rollup, to any coarser rollup already built for their period, and to
-    /// `monitor_state`, and commits. Rows go in key order so that two ingesters lock shared rollup
+    /// `monitor_state`; the status engine runs next, then the transaction commits. Rows go in key order so that two ingesters lock shared rollup
     /// rows in the same order.
     static let storeBatch: String = {
         var sql = """
@@ -107,7 +111,6 @@ public final class PartitionedResultStorage: ResultStorage {
                 last_scheduled_at = excluded.last_scheduled_at, last_status = excluded.last_status,
                 last_latency_ms = excluded.last_latency_ms, last_message = excluded.last_message, updated_at = now()
             WHERE st.last_scheduled_at IS NULL OR st.last_scheduled_at <= excluded.last_scheduled_at;
-            COMMIT;
             """
         return sql
     }()

@@ -122,7 +122,10 @@ struct PluginTestCommandTests {
         defer { try? FileManager.default.removeItem(atPath: plugin.folder) }
         let run = try await pinguinctl(["plugin", "test", "./pinguin-check-garbage"], in: plugin.folder)
         #expect(run.status == 1, "\(run.output)")
-        #expect(run.output == (try documentedOutput("plugin-test-fail")))
+        // The three checks are sent at once, but on a loaded machine the garbage can overtake the
+        // third (or second) request: how many were in flight is the only part allowed to vary.
+        let output = run.output.replacingOccurrences(of: #"with [12] checks? in flight"#, with: "with 3 checks in flight", options: .regularExpression)
+        #expect(output == (try documentedOutput("plugin-test-fail")), "\(run.output)")
     }
 
     @Test("a case that fails: the wrong status, a config the kind's schema refuses")

@@ -1,0 +1,117 @@
+public import Foundation
+public import PinguinModel
+public import PinguinPostgres
+
+/// One monitor's status change, decided while a batch of results was stored.
+public struct StatusChange: Sendable, Hashable {
+    public var monitorID: Int64
+    public var from: MonitorStatus
+    public var to: MonitorStatus
+    public var at: Date
+    public var notices: [StatusNotice]
+}
+
+/// The status engine's storage side: inside the transaction that stores a batch of results, it
+/// locks the `monitor_state` rows of the batch's monitors (in id order, as every writer does),
+/// runs ``StatusMachine`` over the new rows in slot order, and writes the new state and the
+/// incidents. Only rows that were really inserted reach it, and the machine ignores a slot that
+/// is not newer than the last one it judged, so redelivery and two ingesters change nothing twice.
+enum StatusEngineStore {
+    private struct Pending {
+        var state: MonitorStatusState
+        var policy: StatusPolicy
+        var changed = false
+        var previousStatus: MonitorStatus
+        var failedChecks = 0
+        var lastMessage: String?
+    }
+
+    /// Runs in the open transaction of `connection`, after the batch's rows are in
+    /// `results_inserted`.
+    static func apply(_ connection: PostgresConnection) async throws -> [StatusChange] {
+        let states = try await connection.query("""
+            SELECT s.monitor_id, s.engine::text, m.failure_threshold, m.recovery_threshold, m.upside_down
+            FROM monitor_state s JOIN monitors m ON m.id = s.monitor_id
+            WHERE s.monitor_id IN (SELECT DISTINCT monitor_id FROM results_inserted)
+            ORDER BY s.monitor_id FOR UPDATE OF s
+            """)
+        guard !states.isEmpty else { return [] }
+        var monitors: [Int64: Pending] = [:]
+        let decoder = JSONDecoder()
+        for row in states {
+            let id = try row.decode(Int64.self, column: 0)
+            let text = try row.decode(String.self, column: 1)
+            // A state that cannot be read (hand-edited) starts over rather than stopping ingestion.
+            let state = (try? decoder.decode(MonitorStatusState.self, from: Data(text.utf8))) ?? MonitorStatusState()
+            let policy = StatusPolicy(
+                failureThreshold: try row.decode(Int.self, column: 2), recoveryThreshold: try row.decode(Int.self, column: 3),
+                upsideDown: try row.decode(Bool.self, column: 4))
+            monitors[id] = Pending(state: state, policy: policy, previousStatus: state.status)
+        }
+        let rows = try await connection.query("""
+            SELECT monitor_id, (extract(epoch FROM scheduled_at) * 1000000)::bigint, status, message
+            FROM results_inserted ORDER BY monitor_id, scheduled_at
+            """)
+        var incidentStatements: [(sql: String, binds: [any PostgresEncodable])] = []
+        var changes: [StatusChange] = []
+        for row in rows {
+            let id = try row.decode(Int64.self, column: 0)
+            guard var monitor = monitors[id], let status = CheckStatus(rawValue: try row.decode(String.self, column: 2)) else { continue }
+            let at = Date(microsecondsSince1970: try row.decode(Int64.self, column: 1))
+            let message = try row.decode(String.self, column: 3)
+            let step = StatusMachine.apply(StatusInput(scheduledAt: at, status: status, message: message), to: monitor.state, policy: monitor.policy)
+            guard step.ignored == nil else { continue }
+            monitor.state = step.state
+            monitor.changed = true
+            switch step.incident {
+            case .open(let startedAt, let firstMessage)?:
+                incidentStatements.append(("""
+                    INSERT INTO incidents (monitor_id, started_at, first_message, last_message, failed_checks)
+                    VALUES ($1, $2, $3, $4, $5)
+                    """, [id, startedAt, firstMessage, message, Int64(max(step.state.failures, 1))]))
+            case .failedCheck(let failure)?:
+                incidentStatements.append(("""
+                    UPDATE incidents SET failed_checks = failed_checks + 1, last_message = $2
+                    WHERE monitor_id = $1 AND ended_at IS NULL
+                    """, [id, failure]))
+            case .close(let endedAt, _)?:
+                incidentStatements.append(("""
+                    UPDATE incidents SET ended_at = greatest($2, started_at) WHERE monitor_id = $1 AND ended_at IS NULL
+                    """, [id, endedAt]))
+            case nil:
+                break
+            }
+            if let previous = step.previousStatus {
+                changes.append(StatusChange(monitorID: id, from: previous, to: step.state.status, at: at, notices: step.notices))
+            } else if !step.notices.isEmpty {
+                changes.append(StatusChange(monitorID: id, from: step.state.status, to: step.state.status, at: at, notices: step.notices))
+            }
+            monitors[id] = monitor
+        }
+        for statement in incidentStatements {
+            _ = try await connection.query(statement.sql, statement.binds)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        var ids: [Int64] = [], statuses: [String] = [], since: [Int64] = [], failures: [Int64] = [], successes: [Int64] = [], engines: [String] = []
+        for (id, monitor) in monitors.sorted(by: { $0.key < $1.key }) where monitor.changed {
+            ids.append(id)
+            statuses.append(monitor.state.status.rawValue)
+            since.append((monitor.state.since ?? monitor.state.lastScheduledAt ?? Date()).microsecondsSince1970)
+            failures.append(Int64(monitor.state.failures))
+            successes.append(Int64(monitor.state.successes))
+            engines.append(String(decoding: try encoder.encode(monitor.state), as: UTF8.self))
+        }
+        if !ids.isEmpty {
+            _ = try await connection.query("""
+                UPDATE monitor_state s SET status = u.status,
+                    status_since = to_timestamp(u.since / 1000000.0),
+                    consecutive_failures = u.failures, consecutive_successes = u.successes, engine = u.engine::jsonb
+                FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[])
+                    AS u (monitor_id, status, since, failures, successes, engine)
+                WHERE s.monitor_id = u.monitor_id
+                """, [ids, statuses, since, failures, successes, engines])
+        }
+        return changes
+    }
+}
