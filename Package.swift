@@ -129,6 +129,7 @@ let package = Package(
             dependencies: [
                 "PinguinModel",
                 "PinguinPostgres",
+                "PinguinWire",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -37,12 +37,10 @@ enum StatusEngineStore {
             """)
         guard !states.isEmpty else { return [] }
         var monitors: [Int64: Pending] = [:]
-        let decoder = JSONDecoder()
         for row in states {
             let id = try row.decode(Int64.self, column: 0)
-            let text = try row.decode(String.self, column: 1)
             // A state that cannot be read (hand-edited) starts over rather than stopping ingestion.
-            let state = (try? decoder.decode(MonitorStatusState.self, from: Data(text.utf8))) ?? MonitorStatusState()
+            let state = MonitorStatusState(engineJSON: try row.decode(String.self, column: 1))
             let policy = StatusPolicy(
                 failureThreshold: try row.decode(Int.self, column: 2), recoveryThreshold: try row.decode(Int.self, column: 3),
                 upsideDown: try row.decode(Bool.self, column: 4))
@@ -91,8 +89,6 @@ enum StatusEngineStore {
         for statement in incidentStatements {
             _ = try await connection.query(statement.sql, statement.binds)
         }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
         var ids: [Int64] = [], statuses: [String] = [], since: [Int64] = [], failures: [Int64] = [], successes: [Int64] = [], engines: [String] = []
         for (id, monitor) in monitors.sorted(by: { $0.key < $1.key }) where monitor.changed {
             ids.append(id)
@@ -100,7 +96,7 @@ enum StatusEngineStore {
             since.append((monitor.state.since ?? monitor.state.lastScheduledAt ?? Date()).microsecondsSince1970)
             failures.append(Int64(monitor.state.failures))
             successes.append(Int64(monitor.state.successes))
-            engines.append(String(decoding: try encoder.encode(monitor.state), as: UTF8.self))
+            engines.append(monitor.state.engineJSON)
         }
         if !ids.isEmpty {
             _ = try await connection.query("""

@@ -309,20 +309,4 @@ private struct Run {
         down.feed([.down, .down, .down])
         #expect(down.notices.count == 1)
     }
-
-    @Test("the state round-trips through JSON, dates to the microsecond, so a stored slot compares equal to itself")
-    func stateCoding() throws {
-        var run = Run(StatusPolicy(failureThreshold: 1))
-        run.clock = Date(microsecondsSince1970: 1_800_000_000_123_457)
-        run.feed([.up, .down, .down])
-        let data = try JSONEncoder().encode(run.state)
-        let decoded = try JSONDecoder().decode(MonitorStatusState.self, from: data)
-        #expect(decoded == run.state)
-        // The same slot again, read back from storage, is not newer.
-        let again = StatusMachine.apply(StatusInput(scheduledAt: Date(microsecondsSince1970: run.clock.microsecondsSince1970), status: .up),
-                                        to: decoded, policy: run.policy)
-        #expect(again.ignored == .notNewer)
-        // An empty object (a fresh row's default) is a fresh state.
-        #expect(try JSONDecoder().decode(MonitorStatusState.self, from: Data("{}".utf8)) == MonitorStatusState())
-    }
 }
