@@ -377,7 +377,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PinguinIngesterIntegrationTests",
-            dependencies: ["PinguinIngester", "PinguinStore", "PinguinTestSupport"],
+            dependencies: ["PinguinIngester", "PinguinStore", "PinguinScheduler", "PinguinTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -170,6 +170,11 @@ public final class Ingester: Service, Sendable {
                     logger.warning("releasing in-flight marks failed; they expire on their own", metadata: ["error": "\(error)"])
                 }
                 do {
+                    try await updateFailing(valid)
+                } catch {
+                    logger.warning("updating the failing set failed; the scheduler's next reconciliation mends it", metadata: ["error": "\(error)"])
+                }
+                do {
                     try await publisher.publish(results: valid)
                 } catch {
                     // Events are a live view, not a record: the results are stored.
@@ -186,6 +191,24 @@ public final class Ingester: Service, Sendable {
                 try? await Task.sleep(for: backoff.next())
                 if stopping { return }
             }
+        }
+    }
+
+    /// Keeps `{pinguin}:failing` (monitors checked at their retry interval) as the status engine
+    /// left the batch's monitors: in it while failing but not yet confirmed down, out of it
+    /// otherwise. Absolute, not a delta, so an ingester that dies in between loses nothing.
+    private func updateFailing(_ results: [CheckResult]) async throws {
+        let ids = Array(Set(results.lazy.filter { !$0.manual }.map(\.monitorID))).sorted()
+        guard !ids.isEmpty else { return }
+        let failing = try await storage.failing(monitorIDs: ids)
+        let members = failing.filter(\.value).keys.sorted().map(String.init)
+        let others = failing.filter { !$0.value }.keys.sorted().map(String.init)
+        var commands: [RedisCommand] = []
+        if !members.isEmpty { commands.append(RedisCommand("SADD", arguments: [configuration.schedulerKeys.failing] + members)) }
+        if !others.isEmpty { commands.append(RedisCommand("SREM", arguments: [configuration.schedulerKeys.failing] + others)) }
+        let replies = try await redis.pipeline(commands)
+        if let error = replies.first(where: { if case .error = $0 { true } else { false } }) {
+            throw RedisError(code: .server, message: error.string ?? "\(error)")
         }
     }
 

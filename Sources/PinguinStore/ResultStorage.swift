@@ -123,6 +123,11 @@ public protocol ResultStorage: Sendable {
     /// Stores a batch; a result already stored is skipped, so redelivery is harmless.
     func write(_ batch: [CheckResult]) async throws -> ResultWriteOutcome
 
+    /// For each of these monitors, whether it is failing but not confirmed down (some failures
+    /// in a row, fewer than its threshold): the scheduler checks those at their retry interval
+    /// (`{pinguin}:failing`). Monitors that no longer exist are left out.
+    func failing(monitorIDs: [Int64]) async throws -> [Int64: Bool]
+
     /// A monitor's results with `from <= scheduledAt < to`, newest first.
     func results(monitorID: Int64, from: Date, to: Date, limit: Int, before: ResultCursor?) async throws -> ResultPage
 

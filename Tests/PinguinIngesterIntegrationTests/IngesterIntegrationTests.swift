@@ -3,6 +3,7 @@ import PinguinIngester
 import PinguinModel
 import PinguinPostgres
 import PinguinRedis
+import PinguinScheduler
 import PinguinStore
 import PinguinTestSupport
 import Testing
@@ -14,8 +15,9 @@ private struct Fixture {
     let stream: String
     let monitors: [Int64]
 
-    func ingester(consumer: String, claimIdle: Duration = .seconds(60), batchSize: Int = 2_000) -> Ingester {
+    func ingester(consumer: String, claimIdle: Duration = .seconds(60), batchSize: Int = 2_000, schedulerKeys: SchedulerKeys? = nil) -> Ingester {
         var configuration = Ingester.Configuration()
+        if let schedulerKeys { configuration.schedulerKeys = schedulerKeys }
         configuration.stream = stream
         configuration.consumer = consumer
         configuration.claimIdle = claimIdle
@@ -143,6 +145,40 @@ struct IngesterIntegrationTests {
             #expect(try sample[0].decode(String.self, column: 1) == "1234")
             #expect(try sample[0].decode(Double.self, column: 2) == 23.4)
             #expect(try sample[0].decode(String.self, column: 3) == results[1234].status.rawValue)
+        }
+    }
+
+    @Test("the failing set follows the status engine: in while failures are unconfirmed, out once down or up")
+    func failingSet() async throws {
+        try await Fixture.with(monitors: 2) { fixture in
+            let keys = SchedulerKeys(prefix: "{test-failing-\(UUID().uuidString.prefix(8))}")
+            defer { Task { _ = try? await fixture.redis.send("DEL", keys.failing) } }
+            let (flaky, steady) = (fixture.monitors[0], fixture.monitors[1])
+            let start = Date(timeIntervalSince1970: ((Date().timeIntervalSince1970 - 3_600) / 60).rounded(.down) * 60)
+            func slot(_ monitor: Int64, _ minute: Int, _ status: CheckStatus) -> CheckResult {
+                CheckResult(monitorID: monitor, scheduledAt: start.addingTimeInterval(Double(minute) * 60), status: status, slotMilliseconds: 60_000, message: status.rawValue)
+            }
+            func members() async throws -> Set<String> {
+                Set(try await fixture.redis.send("SMEMBERS", keys.failing).array?.compactMap(\.string) ?? [])
+            }
+            // A stale member from before (the scheduler's reconciliation put it there) is removed.
+            _ = try await fixture.redis.send("SADD", keys.failing, String(steady))
+            let ingester = fixture.ingester(consumer: "failing", batchSize: 10, schedulerKeys: keys)
+            try await running([ingester]) {
+                try await fixture.publish([slot(flaky, 0, .up), slot(flaky, 1, .down), slot(steady, 0, .up)])
+                try await eventually("flaky is failing, steady is not") { try await members() == [String(flaky)] }
+                // Two more failures (threshold 3): confirmed down, checked at the normal interval again.
+                try await fixture.publish([slot(flaky, 2, .down), slot(flaky, 3, .down)])
+                try await eventually("flaky is down, out of the set") {
+                    let stored = try await fixture.storedRows()
+                    let failing = try await members()
+                    return stored == 5 && failing.isEmpty
+                }
+                let status = try await fixture.postgres.query("SELECT status FROM monitor_state WHERE monitor_id = $1", [flaky])
+                #expect(try status[0].decode(String.self, column: 0) == "down")
+                let open = try await fixture.postgres.query("SELECT count(*) FROM incidents WHERE monitor_id = $1 AND ended_at IS NULL", [flaky])
+                #expect(try open[0].decode(Int.self, column: 0) == 1)
+            }
         }
     }
 
