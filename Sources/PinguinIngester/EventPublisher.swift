@@ -3,6 +3,7 @@ import Logging
 public import PinguinModel
 public import PinguinRedis
 public import PinguinWire
+public import PinguinStore
 
 /// Publishes events to ``EventBus/channel`` for control planes to pass on to their subscribers
 /// (proto-docs/events.md). One message carries a JSON array of up to ``maximumPerMessage``
@@ -17,22 +18,63 @@ public struct EventPublisher: Sendable {
         self.redis = redis
     }
 
-    /// Publishes one `result` event per result. Returns how many control planes received them.
+    /// Publishes one `result` event per result, then one `status` event per status change.
+    /// Returns how many control planes received them.
     @discardableResult
-    public func publish(results: [CheckResult]) async throws -> Int {
-        guard !results.isEmpty else { return 0 }
+    public func publish(results: [CheckResult], statusChanges: [StatusChange] = []) async throws -> Int {
+        guard !results.isEmpty || !statusChanges.isEmpty else { return 0 }
         let listeners = try await redis.send("PUBSUB", "NUMSUB", EventBus.channel)
         guard let counts = listeners.array, counts.count == 2, let count = counts[1].int, count > 0 else { return 0 }
+        let events = results.map(Self.event) + statusChanges.map(Self.event)
         var commands: [RedisCommand] = []
         var start = 0
-        while start < results.count {
-            let chunk = results[start..<min(start + Self.maximumPerMessage, results.count)]
-            let message = JSONWriter.bytes(.array(chunk.map(Self.event)))
+        while start < events.count {
+            let chunk = events[start..<min(start + Self.maximumPerMessage, events.count)]
+            let message = JSONWriter.bytes(.array(Array(chunk)))
             commands.append(RedisCommand("PUBLISH", arguments: [EventBus.channel, message]))
             start += Self.maximumPerMessage
         }
         let replies = try await redis.pipeline(commands)
         return replies.compactMap { $0.int }.max() ?? 0
+    }
+
+    /// `{"type":"status","monitor_id":7,"at":"…","data":{"status":"down","previous_status":"pending","notices":[…]}}`;
+    /// `at` is the scheduled time of the result that changed it.
+    public static func event(_ change: StatusChange) -> JSONValue {
+        var data = JSONObject()
+        data.append("status", .string(change.to.rawValue))
+        data.append("previous_status", .string(change.from.rawValue))
+        data.append("notices", .array(change.notices.map(Self.notice)))
+        var event = JSONObject()
+        event.append("type", .string("status"))
+        event.append("monitor_id", .int(change.monitorID))
+        event.append("at", .string(RFC3339.string(change.at)))
+        event.append("data", .object(data))
+        return .object(event)
+    }
+
+    /// What the status engine would announce: `{"event":"down","since":"…","message":"…"}`,
+    /// `{"event":"up","outage_seconds":…}`, `{"event":"degraded","message":…}`,
+    /// `{"event":"flapping_started"|"flapping_stopped","percent":…,"status":…}`.
+    static func notice(_ notice: StatusNotice) -> JSONValue {
+        var object = JSONObject()
+        switch notice {
+        case .down(let since, let message):
+            object.append("event", .string("down"))
+            object.append("since", .string(RFC3339.string(since)))
+            object.append("message", .string(message))
+        case .up(let outage):
+            object.append("event", .string("up"))
+            object.append("outage_seconds", outage.map(JSONValue.double) ?? .null)
+        case .degraded(let message):
+            object.append("event", .string("degraded"))
+            object.append("message", .string(message))
+        case .flappingStarted(let percent, let status), .flappingStopped(let percent, let status):
+            if case .flappingStarted = notice { object.append("event", .string("flapping_started")) } else { object.append("event", .string("flapping_stopped")) }
+            object.append("percent", .double(percent))
+            object.append("status", .string(status.rawValue))
+        }
+        return .object(object)
     }
 
     /// `{"type":"result","monitor_id":7,"at":"…","data":{…}}`.

@@ -347,14 +347,3 @@ public enum StatusMachine {
         state.since = at
     }
 }
-
-extension Date {
-    /// The date of `microseconds` since 1970, the precision PostgreSQL keeps. Two dates made
-    /// from the same count are equal, which the status engine's slot order relies on.
-    public init(microsecondsSince1970 microseconds: Int64) {
-        self.init(timeIntervalSince1970: Double(microseconds) / 1_000_000)
-    }
-
-    /// Whole microseconds since 1970, rounded.
-    public var microsecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1_000_000).rounded()) }
-}

@@ -11,7 +11,7 @@ extension MonitorStatusState {
     public init(engineJSON text: String) {
         self.init()
         guard let object = (try? JSONParser.parse(text))?.objectValue else { return }
-        func date(_ key: String) -> Date? { object[key]?.int64Value.map { Date(microsecondsSince1970: $0) } }
+        func date(_ key: String) -> Date? { object[key]?.int64Value.map { Date(unixMicroseconds: $0) } }
         func int(_ key: String) -> Int { Int(object[key]?.int64Value ?? 0) }
         status = object["status"]?.stringValue.flatMap(MonitorStatus.init(rawValue:)) ?? .pending
         since = date("since")
@@ -33,7 +33,7 @@ extension MonitorStatusState {
     /// The state as stored; absent values are left out.
     public var engineJSON: String {
         var object = JSONObject()
-        func date(_ key: String, _ value: Date?) { if let value { object.append(key, .int(value.microsecondsSince1970)) } }
+        func date(_ key: String, _ value: Date?) { if let value { object.append(key, .int(value.unixMicroseconds)) } }
         object.append("status", .string(status.rawValue))
         date("since", since)
         date("last_scheduled_at", lastScheduledAt)

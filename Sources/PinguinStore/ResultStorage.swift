@@ -17,12 +17,18 @@ public struct ResultWriteOutcome: Sendable, Hashable {
     public var duplicates: Int
     /// Results of monitors that no longer exist: not stored.
     public var orphans: Int
+    /// What the status engine changed while the batch was stored, in slot order per monitor.
+    public var statusChanges: [StatusChange]
 
-    public init(inserted: Int, duplicates: Int, orphans: Int) {
+    public init(inserted: Int, duplicates: Int, orphans: Int, statusChanges: [StatusChange] = []) {
         self.inserted = inserted
         self.duplicates = duplicates
         self.orphans = orphans
+        self.statusChanges = statusChanges
     }
+
+    /// `[inserted, duplicates, orphans]`, for comparing outcomes without their status changes.
+    public var counts: [Int] { [inserted, duplicates, orphans] }
 }
 
 /// One page of a monitor's results, newest first.

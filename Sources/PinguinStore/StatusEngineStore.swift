@@ -55,7 +55,7 @@ enum StatusEngineStore {
         for row in rows {
             let id = try row.decode(Int64.self, column: 0)
             guard var monitor = monitors[id], let status = CheckStatus(rawValue: try row.decode(String.self, column: 2)) else { continue }
-            let at = Date(microsecondsSince1970: try row.decode(Int64.self, column: 1))
+            let at = Date(unixMicroseconds: try row.decode(Int64.self, column: 1))
             let message = try row.decode(String.self, column: 3)
             let step = StatusMachine.apply(StatusInput(scheduledAt: at, status: status, message: message), to: monitor.state, policy: monitor.policy)
             guard step.ignored == nil else { continue }
@@ -93,7 +93,7 @@ enum StatusEngineStore {
         for (id, monitor) in monitors.sorted(by: { $0.key < $1.key }) where monitor.changed {
             ids.append(id)
             statuses.append(monitor.state.status.rawValue)
-            since.append((monitor.state.since ?? monitor.state.lastScheduledAt ?? Date()).microsecondsSince1970)
+            since.append((monitor.state.since ?? monitor.state.lastScheduledAt ?? Date()).unixMicroseconds)
             failures.append(Int64(monitor.state.failures))
             successes.append(Int64(monitor.state.successes))
             engines.append(monitor.state.engineJSON)

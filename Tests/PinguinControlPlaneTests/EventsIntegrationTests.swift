@@ -142,6 +142,41 @@ struct EventsIntegrationTests {
         }
     }
 
+    @Test("status events: results through the ingester change the monitor's status, announced with what the engine decided")
+    func statusEvents() async throws {
+        try await System.with { system in
+            let watched = try await system.createMonitor("status-watched")
+            let session = try LineSession(system.socket)
+            try session.send(#"{"jsonrpc":"2.0","id":1,"method":"events.subscribe","params":{"types":["status"],"monitor_ids":[\#(watched)]}}"#)
+            #expect(try object(await session.readLine())["result"] != nil)
+            let base: Int64 = 1_795_000_000_000_000
+            var results = [system.result(watched, at: base, message: "fine")]
+            for minute in 1...3 {
+                var failure = system.result(watched, at: base + Int64(minute) * 60_000_000, message: "refused \(minute)")
+                failure.status = .down
+                results.append(failure)
+            }
+            // One entry at a time, as supervisors write them; the ingester may batch them as it likes.
+            for result in results {
+                _ = try await system.redis.send(RedisClient.xaddCommand(system.resultsStream, fields: result.streamFields.map { ($0.0, $0.1 as any RedisArgument) }))
+            }
+            var changes: [JSONObject] = []
+            for _ in 0..<3 {
+                guard let line = await session.readLine(timeout: 15) else { break }
+                changes.append(try #require(try object(line)["params"]?.objectValue))
+            }
+            // pending → up (first result), up → pending (first failure), pending → down (third).
+            let data = changes.compactMap { $0["data"]?.objectValue }
+            #expect(data.map { [$0["previous_status"]?.stringValue ?? "?", $0["status"]?.stringValue ?? "?"] } == [["pending", "up"], ["up", "pending"], ["pending", "down"]])
+            #expect(changes.last?["at"]?.stringValue == RFC3339.string(Date(unixMicroseconds: base + 180_000_000)))
+            let notice = data.last?["notices"]?.arrayValue?.first?.objectValue
+            #expect(notice?["event"] == .string("down"))
+            #expect(notice?["message"] == .string("refused 1"))
+            #expect(notice?["since"] == .string(RFC3339.string(Date(unixMicroseconds: base + 60_000_000))))
+            #expect(data.dropLast().allSatisfy { $0["notices"]?.arrayValue == [] }, "a new monitor's first up is no news")
+        }
+    }
+
     @Test("events reach every control plane: a second hub, as in another process, sees the same result")
     func everyHub() async throws {
         try await System.with { system in

@@ -15,9 +15,10 @@ private struct Fixture {
     let stream: String
     let monitors: [Int64]
 
-    func ingester(consumer: String, claimIdle: Duration = .seconds(60), batchSize: Int = 2_000, schedulerKeys: SchedulerKeys? = nil) -> Ingester {
+    func ingester(consumer: String, claimIdle: Duration = .seconds(60), batchSize: Int = 2_000, schedulerKeys: SchedulerKeys? = nil, workers: Int? = nil) -> Ingester {
         var configuration = Ingester.Configuration()
         if let schedulerKeys { configuration.schedulerKeys = schedulerKeys }
+        if let workers { configuration.workers = workers }
         configuration.stream = stream
         configuration.consumer = consumer
         configuration.claimIdle = claimIdle
@@ -163,7 +164,9 @@ struct IngesterIntegrationTests {
             }
             // A stale member from before (the scheduler's reconciliation put it there) is removed.
             _ = try await fixture.redis.send("SADD", keys.failing, String(steady))
-            let ingester = fixture.ingester(consumer: "failing", batchSize: 10, schedulerKeys: keys)
+            // One worker: batches commit in slot order. (With two, a monitor's later batch can
+            // commit first; the engine then ignores the older slot; see proto-docs/status.md.)
+            let ingester = fixture.ingester(consumer: "failing", batchSize: 10, schedulerKeys: keys, workers: 1)
             try await running([ingester]) {
                 try await fixture.publish([slot(flaky, 0, .up), slot(flaky, 1, .down), slot(steady, 0, .up)])
                 try await eventually("flaky is failing, steady is not") { try await members() == [String(flaky)] }
@@ -207,14 +210,17 @@ struct IngesterIntegrationTests {
             // "dead" reads everything and dies before writing or acknowledging.
             let taken = try await fixture.redis.xreadgroup(fixture.stream, group: "ingesters", consumer: "dead", count: 1_000)
             #expect(taken.count == 300)
-            let survivor = fixture.ingester(consumer: "survivor", claimIdle: .milliseconds(500))
+            let survivor = fixture.ingester(consumer: "survivor", claimIdle: .seconds(2))
             try await running([survivor]) {
                 try await eventually("claimed entries are stored") { try await fixture.storedRows() == 300 }
                 try await eventually("nothing is pending") {
                     try await fixture.redis.xpending(fixture.stream, group: "ingesters").count == 0
                 }
             }
-            #expect(survivor.statistics.claimed == 300)
+            // At least the dead consumer's 300. A batch that takes longer than claimIdle to store
+            // is claimed again by its own ingester (stored once all the same): claimIdle must
+            // exceed a batch's time, as the default 60 s does.
+            #expect(survivor.statistics.claimed >= 300)
         }
     }
 

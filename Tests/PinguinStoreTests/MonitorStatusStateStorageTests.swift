@@ -8,15 +8,15 @@ import Testing
     func roundTrip() {
         let policy = StatusPolicy(failureThreshold: 1)
         var state = MonitorStatusState()
-        var clock = Date(microsecondsSince1970: 1_800_000_000_123_457)
+        var clock = Date(unixMicroseconds: 1_800_000_000_123_457)
         for (status, message) in [(CheckStatus.up, "ok"), (.down, "refused \"quoted\"\nsecond line"), (.down, "timeout")] {
-            clock = Date(microsecondsSince1970: clock.microsecondsSince1970 + 60_000_000)
+            clock = Date(unixMicroseconds: clock.unixMicroseconds + 60_000_000)
             state = StatusMachine.apply(StatusInput(scheduledAt: clock, status: status, message: message), to: state, policy: policy).state
         }
         #expect(state.incidentOpen && state.notified == .down && state.firstFailureMessage == "refused \"quoted\"\nsecond line")
         let stored = MonitorStatusState(engineJSON: state.engineJSON)
         #expect(stored == state)
-        let again = StatusMachine.apply(StatusInput(scheduledAt: Date(microsecondsSince1970: clock.microsecondsSince1970), status: .up), to: stored, policy: policy)
+        let again = StatusMachine.apply(StatusInput(scheduledAt: Date(unixMicroseconds: clock.unixMicroseconds), status: .up), to: stored, policy: policy)
         #expect(again.ignored == .notNewer)
     }
 
