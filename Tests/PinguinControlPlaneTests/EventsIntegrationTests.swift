@@ -56,6 +56,9 @@ private struct System {
                     var ingesterConfiguration = Ingester.Configuration()
                     ingesterConfiguration.stream = "{pinguin}:results-test-\(tag)"
                     ingesterConfiguration.flushInterval = .milliseconds(50)
+                    // One worker, so a monitor's results are judged in slot order (two workers can
+                    // commit its batches the other way round; proto-docs/status.md).
+                    ingesterConfiguration.workers = 1
                     let ingester = Ingester(configuration: ingesterConfiguration, redis: redis, storage: storage,
                                             rejects: RejectedResultStore(client: client), logger: logger)
                     let result = try await withThrowingTaskGroup(of: Void.self) { group in
