@@ -101,7 +101,7 @@ enum StatusEngineStore {
         if !ids.isEmpty {
             _ = try await connection.query("""
                 UPDATE monitor_state s SET status = u.status,
-                    status_since = to_timestamp(u.since / 1000000.0),
+                    status_since = timestamptz 'epoch' + u.since * interval '1 microsecond',
                     consecutive_failures = u.failures, consecutive_successes = u.successes, engine = u.engine::jsonb
                 FROM unnest($1::bigint[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::text[])
                     AS u (monitor_id, status, since, failures, successes, engine)
