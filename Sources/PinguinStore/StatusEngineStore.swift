@@ -21,9 +21,22 @@ enum StatusEngineStore {
         var state: MonitorStatusState
         var policy: StatusPolicy
         var changed = false
-        var previousStatus: MonitorStatus
-        var failedChecks = 0
+    }
+
+    /// What a batch does to the incident that was open before it.
+    private struct ExistingIncident {
+        var addedFailures = 0
         var lastMessage: String?
+        var endedAt: Date?
+    }
+
+    /// An incident opened in the batch.
+    private struct NewIncident {
+        var startedAt: Date
+        var firstMessage: String
+        var lastMessage: String
+        var failedChecks: Int
+        var endedAt: Date?
     }
 
     /// Runs in the open transaction of `connection`, after the batch's rows are in
@@ -44,13 +57,17 @@ enum StatusEngineStore {
             let policy = StatusPolicy(
                 failureThreshold: try row.decode(Int.self, column: 2), recoveryThreshold: try row.decode(Int.self, column: 3),
                 upsideDown: try row.decode(Bool.self, column: 4))
-            monitors[id] = Pending(state: state, policy: policy, previousStatus: state.status)
+            monitors[id] = Pending(state: state, policy: policy)
         }
         let rows = try await connection.query("""
             SELECT monitor_id, (extract(epoch FROM scheduled_at) * 1000000)::bigint, status, message
             FROM results_inserted ORDER BY monitor_id, scheduled_at
             """)
-        var incidentStatements: [(sql: String, binds: [any PostgresEncodable])] = []
+        // Incident writes are gathered per monitor and sent as two statements per batch, however
+        // many monitors change: the incident open before the batch (more failed checks, perhaps
+        // closed), and incidents opened in the batch (perhaps closed in it too).
+        var existing: [Int64: ExistingIncident] = [:]
+        var created: [Int64: [NewIncident]] = [:]
         var changes: [StatusChange] = []
         for row in rows {
             let id = try row.decode(Int64.self, column: 0)
@@ -61,21 +78,25 @@ enum StatusEngineStore {
             guard step.ignored == nil else { continue }
             monitor.state = step.state
             monitor.changed = true
+            let openHere = created[id]?.lastIndex { $0.endedAt == nil }
             switch step.incident {
             case .open(let startedAt, let firstMessage)?:
-                incidentStatements.append(("""
-                    INSERT INTO incidents (monitor_id, started_at, first_message, last_message, failed_checks)
-                    VALUES ($1, $2, $3, $4, $5)
-                    """, [id, startedAt, firstMessage, message, Int64(max(step.state.failures, 1))]))
+                created[id, default: []].append(NewIncident(
+                    startedAt: startedAt, firstMessage: firstMessage, lastMessage: message, failedChecks: max(step.state.failures, 1)))
             case .failedCheck(let failure)?:
-                incidentStatements.append(("""
-                    UPDATE incidents SET failed_checks = failed_checks + 1, last_message = $2
-                    WHERE monitor_id = $1 AND ended_at IS NULL
-                    """, [id, failure]))
+                if let openHere {
+                    created[id]![openHere].failedChecks += 1
+                    created[id]![openHere].lastMessage = failure
+                } else {
+                    existing[id, default: ExistingIncident()].addedFailures += 1
+                    existing[id, default: ExistingIncident()].lastMessage = failure
+                }
             case .close(let endedAt, _)?:
-                incidentStatements.append(("""
-                    UPDATE incidents SET ended_at = greatest($2, started_at) WHERE monitor_id = $1 AND ended_at IS NULL
-                    """, [id, endedAt]))
+                if let openHere {
+                    created[id]![openHere].endedAt = max(endedAt, created[id]![openHere].startedAt)
+                } else {
+                    existing[id, default: ExistingIncident()].endedAt = endedAt
+                }
             case nil:
                 break
             }
@@ -86,8 +107,31 @@ enum StatusEngineStore {
             }
             monitors[id] = monitor
         }
-        for statement in incidentStatements {
-            _ = try await connection.query(statement.sql, statement.binds)
+        if !existing.isEmpty {
+            let sorted = existing.sorted { $0.key < $1.key }
+            _ = try await connection.query("""
+                UPDATE incidents i SET failed_checks = i.failed_checks + u.added,
+                    last_message = CASE WHEN u.has_last THEN u.last_message ELSE i.last_message END,
+                    ended_at = CASE WHEN u.ended_us < 0 THEN NULL
+                                    ELSE greatest(timestamptz 'epoch' + u.ended_us * interval '1 microsecond', i.started_at) END
+                FROM unnest($1::bigint[], $2::bigint[], $3::bool[], $4::text[], $5::bigint[])
+                    AS u (monitor_id, added, has_last, last_message, ended_us)
+                WHERE i.monitor_id = u.monitor_id AND i.ended_at IS NULL
+                """, [sorted.map(\.key), sorted.map { Int64($0.value.addedFailures) }, sorted.map { $0.value.lastMessage != nil },
+                      sorted.map { $0.value.lastMessage ?? "" }, sorted.map { $0.value.endedAt?.unixMicroseconds ?? -1 }])
+        }
+        let opened = created.sorted { $0.key < $1.key }.flatMap { id, incidents in incidents.map { (id, $0) } }
+        if !opened.isEmpty {
+            _ = try await connection.query("""
+                INSERT INTO incidents (monitor_id, started_at, first_message, last_message, failed_checks, ended_at)
+                SELECT u.monitor_id, timestamptz 'epoch' + u.started_us * interval '1 microsecond', u.first_message, u.last_message,
+                       u.failed_checks,
+                       CASE WHEN u.ended_us < 0 THEN NULL ELSE timestamptz 'epoch' + u.ended_us * interval '1 microsecond' END
+                FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
+                    AS u (monitor_id, started_us, first_message, last_message, failed_checks, ended_us)
+                ORDER BY u.monitor_id, u.started_us
+                """, [opened.map(\.0), opened.map { $0.1.startedAt.unixMicroseconds }, opened.map(\.1.firstMessage),
+                      opened.map(\.1.lastMessage), opened.map { Int64($0.1.failedChecks) }, opened.map { $0.1.endedAt?.unixMicroseconds ?? -1 }])
         }
         var ids: [Int64] = [], statuses: [String] = [], since: [Int64] = [], failures: [Int64] = [], successes: [Int64] = [], engines: [String] = []
         for (id, monitor) in monitors.sorted(by: { $0.key < $1.key }) where monitor.changed {

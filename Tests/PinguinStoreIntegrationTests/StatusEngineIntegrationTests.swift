@@ -67,6 +67,25 @@ struct StatusEngineIntegrationTests {
         }
     }
 
+    @Test("in one batch the incident open before it closes and the next one opens (the one-open-incident index holds)")
+    func closeAndReopenInOneBatch() async throws {
+        try await StoreFixture.with { fixture in
+            let id = try await fixture.monitor("flip")
+            _ = try await fixture.client.query("UPDATE monitors SET failure_threshold = 1 WHERE id = $1", [id])
+            _ = try await fixture.storage.write([result(id, minute: 0, .down, "first outage")])
+            _ = try await fixture.storage.write([result(id, minute: 1, .down, "still"), result(id, minute: 2, .up),
+                                                 result(id, minute: 3, .down, "second outage"), result(id, minute: 4, .up),
+                                                 result(id, minute: 5, .down, "third outage")])
+            let minute = { (m: Double) in Self.start.addingTimeInterval(m * 60) }
+            #expect(try await incidents(fixture, id) == [
+                Incident(startedAt: minute(0), endedAt: minute(2), firstMessage: "first outage", lastMessage: "still", failedChecks: 2),
+                Incident(startedAt: minute(3), endedAt: minute(4), firstMessage: "second outage", lastMessage: "second outage", failedChecks: 1),
+                Incident(startedAt: minute(5), endedAt: nil, firstMessage: "third outage", lastMessage: "third outage", failedChecks: 1),
+            ])
+            #expect(try await state(fixture, id).status == "down")
+        }
+    }
+
     @Test("results stored again, or arriving after newer ones, change nothing")
     func redeliveryAndOrder() async throws {
         try await StoreFixture.with { fixture in
