@@ -18,14 +18,15 @@ public struct EventPublisher: Sendable {
         self.redis = redis
     }
 
-    /// Publishes one `result` event per result, then one `status` event per status change.
+    /// Publishes one `result` event per result, then one `status` event per status change, then
+    /// one `incident` event per incident opened or closed.
     /// Returns how many control planes received them.
     @discardableResult
-    public func publish(results: [CheckResult], statusChanges: [StatusChange] = []) async throws -> Int {
-        guard !results.isEmpty || !statusChanges.isEmpty else { return 0 }
+    public func publish(results: [CheckResult], statusChanges: [StatusChange] = [], incidents: [IncidentUpdate] = []) async throws -> Int {
+        guard !results.isEmpty || !statusChanges.isEmpty || !incidents.isEmpty else { return 0 }
         let listeners = try await redis.send("PUBSUB", "NUMSUB", EventBus.channel)
         guard let counts = listeners.array, counts.count == 2, let count = counts[1].int, count > 0 else { return 0 }
-        let events = results.map(Self.event) + statusChanges.map(Self.event)
+        let events = results.map(Self.event) + statusChanges.map(Self.event) + incidents.map(Self.event)
         var commands: [RedisCommand] = []
         var start = 0
         while start < events.count {
@@ -49,6 +50,25 @@ public struct EventPublisher: Sendable {
         event.append("type", .string("status"))
         event.append("monitor_id", .int(change.monitorID))
         event.append("at", .string(RFC3339.string(change.at)))
+        event.append("data", .object(data))
+        return .object(event)
+    }
+
+    /// `{"type":"incident","monitor_id":7,"at":"…","data":{"incident_id":3,"action":"opened",…}}`; `at` is
+    /// when it started (opened) or ended (closed).
+    public static func event(_ incident: IncidentUpdate) -> JSONValue {
+        var data = JSONObject()
+        data.append("incident_id", .int(incident.id))
+        data.append("action", .string(incident.action.rawValue))
+        data.append("started_at", .string(RFC3339.string(incident.startedAt)))
+        data.append("ended_at", incident.endedAt.map { .string(RFC3339.string($0)) } ?? .null)
+        data.append("first_message", .string(incident.firstMessage))
+        data.append("last_message", .string(incident.lastMessage))
+        data.append("failed_checks", .int(Int64(incident.failedChecks)))
+        var event = JSONObject()
+        event.append("type", .string("incident"))
+        event.append("monitor_id", .int(incident.monitorID))
+        event.append("at", .string(RFC3339.string(incident.endedAt ?? incident.startedAt)))
         event.append("data", .object(data))
         return .object(event)
     }

@@ -175,7 +175,7 @@ public final class Ingester: Service, Sendable {
                     logger.warning("updating the failing set failed; the scheduler's next reconciliation mends it", metadata: ["error": "\(error)"])
                 }
                 do {
-                    try await publisher.publish(results: valid, statusChanges: outcome.statusChanges)
+                    try await publisher.publish(results: valid, statusChanges: outcome.statusChanges, incidents: outcome.incidentUpdates)
                 } catch {
                     // Events are a live view, not a record: the results are stored.
                     logger.warning("publishing result events failed", metadata: ["error": "\(error)"])

@@ -48,13 +48,13 @@ public final class PartitionedResultStorage: ResultStorage {
         let staged = copy
         return try await client.withConnection { connection in
             try await connection.execute(script: Self.prepareBatch)
-            let changes: [StatusChange]
+            let decided: (changes: [StatusChange], incidents: [IncidentUpdate])
             do {
                 try await connection.copy("COPY results_staging (\(Self.columns)) FROM STDIN (FORMAT binary)", batch: staged)
                 try await connection.execute(script: Self.storeBatch)
                 // The status engine decides in the same transaction: a result is never stored
                 // without its effect on the monitor's status and incidents, nor the other way round.
-                changes = try await StatusEngineStore.apply(connection)
+                decided = try await StatusEngineStore.apply(connection)
                 try await connection.execute(script: "COMMIT")
             } catch {
                 _ = try? await connection.execute(script: "ROLLBACK")
@@ -66,7 +66,7 @@ public final class PartitionedResultStorage: ResultStorage {
                 """)
             let inserted = try counts[0].decode(Int.self, column: 0)
             let orphans = try counts[0].decode(Int.self, column: 1)
-            return ResultWriteOutcome(inserted: inserted, duplicates: batch.count - inserted - orphans, orphans: orphans, statusChanges: changes)
+            return ResultWriteOutcome(inserted: inserted, duplicates: batch.count - inserted - orphans, orphans: orphans, statusChanges: decided.changes, incidentUpdates: decided.incidents)
         }
     }
 

@@ -19,12 +19,15 @@ public struct ResultWriteOutcome: Sendable, Hashable {
     public var orphans: Int
     /// What the status engine changed while the batch was stored, in slot order per monitor.
     public var statusChanges: [StatusChange]
+    /// Incidents it opened or closed.
+    public var incidentUpdates: [IncidentUpdate]
 
-    public init(inserted: Int, duplicates: Int, orphans: Int, statusChanges: [StatusChange] = []) {
+    public init(inserted: Int, duplicates: Int, orphans: Int, statusChanges: [StatusChange] = [], incidentUpdates: [IncidentUpdate] = []) {
         self.inserted = inserted
         self.duplicates = duplicates
         self.orphans = orphans
         self.statusChanges = statusChanges
+        self.incidentUpdates = incidentUpdates
     }
 
     /// `[inserted, duplicates, orphans]`, for comparing outcomes without their status changes.

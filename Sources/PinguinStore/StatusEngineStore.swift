@@ -11,6 +11,24 @@ public struct StatusChange: Sendable, Hashable {
     public var notices: [StatusNotice]
 }
 
+/// An incident the status engine opened or closed while a batch was stored.
+public struct IncidentUpdate: Sendable, Hashable {
+    public enum Action: String, Sendable, Hashable {
+        case opened
+        case closed
+    }
+
+    public var id: Int64
+    public var monitorID: Int64
+    /// `closed` for an incident that ended in the batch, even one that also began in it.
+    public var action: Action
+    public var startedAt: Date
+    public var endedAt: Date?
+    public var firstMessage: String
+    public var lastMessage: String
+    public var failedChecks: Int
+}
+
 /// The status engine's storage side: inside the transaction that stores a batch of results, it
 /// locks the `monitor_state` rows of the batch's monitors (in id order, as every writer does),
 /// runs ``StatusMachine`` over the new rows in slot order, and writes the new state and the
@@ -41,14 +59,14 @@ enum StatusEngineStore {
 
     /// Runs in the open transaction of `connection`, after the batch's rows are in
     /// `results_inserted`.
-    static func apply(_ connection: PostgresConnection) async throws -> [StatusChange] {
+    static func apply(_ connection: PostgresConnection) async throws -> (changes: [StatusChange], incidents: [IncidentUpdate]) {
         let states = try await connection.query("""
             SELECT s.monitor_id, s.engine::text, m.failure_threshold, m.recovery_threshold, m.upside_down
             FROM monitor_state s JOIN monitors m ON m.id = s.monitor_id
             WHERE s.monitor_id IN (SELECT DISTINCT monitor_id FROM results_inserted)
             ORDER BY s.monitor_id FOR UPDATE OF s
             """)
-        guard !states.isEmpty else { return [] }
+        guard !states.isEmpty else { return ([], []) }
         var monitors: [Int64: Pending] = [:]
         for row in states {
             let id = try row.decode(Int64.self, column: 0)
@@ -107,9 +125,22 @@ enum StatusEngineStore {
             }
             monitors[id] = monitor
         }
+        var incidents: [IncidentUpdate] = []
+        func collect(_ rows: PostgresRows, onlyClosed: Bool) throws {
+            for row in rows {
+                let endedAt = try row.decode(Date?.self, column: 3)
+                if onlyClosed && endedAt == nil { continue }
+                incidents.append(IncidentUpdate(
+                    id: try row.decode(Int64.self, column: 0), monitorID: try row.decode(Int64.self, column: 1),
+                    action: endedAt == nil ? .opened : .closed, startedAt: try row.decode(Date.self, column: 2), endedAt: endedAt,
+                    firstMessage: try row.decode(String.self, column: 4), lastMessage: try row.decode(String.self, column: 5),
+                    failedChecks: try row.decode(Int.self, column: 6)))
+            }
+        }
+        let returning = "RETURNING i.id, i.monitor_id, i.started_at, i.ended_at, i.first_message, i.last_message, i.failed_checks"
         if !existing.isEmpty {
             let sorted = existing.sorted { $0.key < $1.key }
-            _ = try await connection.query("""
+            try collect(try await connection.query("""
                 UPDATE incidents i SET failed_checks = i.failed_checks + u.added,
                     last_message = CASE WHEN u.has_last THEN u.last_message ELSE i.last_message END,
                     ended_at = CASE WHEN u.ended_us < 0 THEN NULL
@@ -117,21 +148,24 @@ enum StatusEngineStore {
                 FROM unnest($1::bigint[], $2::bigint[], $3::bool[], $4::text[], $5::bigint[])
                     AS u (monitor_id, added, has_last, last_message, ended_us)
                 WHERE i.monitor_id = u.monitor_id AND i.ended_at IS NULL
+                \(returning)
                 """, [sorted.map(\.key), sorted.map { Int64($0.value.addedFailures) }, sorted.map { $0.value.lastMessage != nil },
-                      sorted.map { $0.value.lastMessage ?? "" }, sorted.map { $0.value.endedAt?.unixMicroseconds ?? -1 }])
+                      sorted.map { $0.value.lastMessage ?? "" }, sorted.map { $0.value.endedAt?.unixMicroseconds ?? -1 }]), onlyClosed: true)
         }
         let opened = created.sorted { $0.key < $1.key }.flatMap { id, incidents in incidents.map { (id, $0) } }
         if !opened.isEmpty {
-            _ = try await connection.query("""
-                INSERT INTO incidents (monitor_id, started_at, first_message, last_message, failed_checks, ended_at)
+            try collect(try await connection.query("""
+                INSERT INTO incidents AS i (monitor_id, started_at, first_message, last_message, failed_checks, ended_at)
                 SELECT u.monitor_id, timestamptz 'epoch' + u.started_us * interval '1 microsecond', u.first_message, u.last_message,
                        u.failed_checks,
                        CASE WHEN u.ended_us < 0 THEN NULL ELSE timestamptz 'epoch' + u.ended_us * interval '1 microsecond' END
                 FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::bigint[])
                     AS u (monitor_id, started_us, first_message, last_message, failed_checks, ended_us)
                 ORDER BY u.monitor_id, u.started_us
+                \(returning)
                 """, [opened.map(\.0), opened.map { $0.1.startedAt.unixMicroseconds }, opened.map(\.1.firstMessage),
-                      opened.map(\.1.lastMessage), opened.map { Int64($0.1.failedChecks) }, opened.map { $0.1.endedAt?.unixMicroseconds ?? -1 }])
+                      opened.map(\.1.lastMessage), opened.map { Int64($0.1.failedChecks) }, opened.map { $0.1.endedAt?.unixMicroseconds ?? -1 }]),
+                onlyClosed: false)
         }
         var ids: [Int64] = [], statuses: [String] = [], since: [Int64] = [], failures: [Int64] = [], successes: [Int64] = [], engines: [String] = []
         for (id, monitor) in monitors.sorted(by: { $0.key < $1.key }) where monitor.changed {
@@ -152,6 +186,6 @@ enum StatusEngineStore {
                 WHERE s.monitor_id = u.monitor_id
                 """, [ids, statuses, since, failures, successes, engines])
         }
-        return changes
+        return (changes, incidents)
     }
 }

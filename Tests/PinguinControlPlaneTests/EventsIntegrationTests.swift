@@ -150,7 +150,7 @@ struct EventsIntegrationTests {
         try await System.with { system in
             let watched = try await system.createMonitor("status-watched")
             let session = try LineSession(system.socket)
-            try session.send(#"{"jsonrpc":"2.0","id":1,"method":"events.subscribe","params":{"types":["status"],"monitor_ids":[\#(watched)]}}"#)
+            try session.send(#"{"jsonrpc":"2.0","id":1,"method":"events.subscribe","params":{"types":["status","incident"],"monitor_ids":[\#(watched)]}}"#)
             #expect(try object(await session.readLine())["result"] != nil)
             let base: Int64 = 1_795_000_000_000_000
             var results = [system.result(watched, at: base, message: "fine")]
@@ -177,6 +177,23 @@ struct EventsIntegrationTests {
             #expect(notice?["message"] == .string("refused 1"))
             #expect(notice?["since"] == .string(RFC3339.string(Date(unixMicroseconds: base + 60_000_000))))
             #expect(data.dropLast().allSatisfy { $0["notices"]?.arrayValue == [] }, "a new monitor's first up is no news")
+            // The incident, opened after the status change that made it, from the first failure.
+            let opened = try #require(try object(await session.readLine(timeout: 15))["params"]?.objectValue)
+            #expect(opened["type"] == .string("incident"))
+            let incident = try #require(opened["data"]?.objectValue)
+            #expect(incident["action"] == .string("opened"))
+            #expect(incident["started_at"] == .string(RFC3339.string(Date(unixMicroseconds: base + 60_000_000))))
+            #expect(incident["first_message"] == .string("refused 1") && incident["failed_checks"] == .number("3"))
+            // Back up: the status changes, the incident closes at that result.
+            let recovered = system.result(watched, at: base + 240_000_000, message: "fine again")
+            _ = try await system.redis.send(RedisClient.xaddCommand(system.resultsStream, fields: recovered.streamFields.map { ($0.0, $0.1 as any RedisArgument) }))
+            let up = try #require(try object(await session.readLine(timeout: 15))["params"]?.objectValue)
+            #expect(up["data"]?.objectValue?["status"] == .string("up"))
+            #expect(up["data"]?.objectValue?["notices"]?.arrayValue?.first?.objectValue?["event"] == .string("up"))
+            let closed = try #require(try object(await session.readLine(timeout: 15))["params"]?.objectValue)
+            #expect(closed["data"]?.objectValue?["action"] == .string("closed"))
+            #expect(closed["data"]?.objectValue?["incident_id"] == incident["incident_id"])
+            #expect(closed["data"]?.objectValue?["ended_at"] == .string(RFC3339.string(Date(unixMicroseconds: base + 240_000_000))))
         }
     }
 
