@@ -417,7 +417,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PinguinCheckerKitTests",
-            dependencies: ["PinguinCheckerKit", "PinguinWire", "pinguin-check-null"],
+            dependencies: ["PinguinCheckerKit", "PinguinWire", "CPinguinShims", "pinguin-check-null"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

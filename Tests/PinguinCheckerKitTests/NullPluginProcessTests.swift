@@ -1,3 +1,4 @@
+import CPinguinShims
 import Foundation
 import PinguinWire
 import Testing
@@ -231,6 +232,7 @@ struct NullPluginProcessTests {
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
             posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
             posix_spawn_file_actions_adddup2(&actions, 1, 2)
+            pinguin_spawn_file_actions_addclosefrom(&actions, 3)  // inherit nothing else (see PluginProcess)
             let argv = command.map { strdup($0) } + [nil]
             defer { argv.forEach { free($0) } }
             var pid: pid_t = 0

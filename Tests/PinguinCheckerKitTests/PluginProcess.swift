@@ -1,3 +1,4 @@
+import CPinguinShims
 import Foundation
 import PinguinWire
 
@@ -52,6 +53,10 @@ final class PluginProcess: @unchecked Sendable {
         posix_spawn_file_actions_adddup2(&actions, toChild[0], 0)
         posix_spawn_file_actions_adddup2(&actions, fromChild[1], 1)
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // Nothing else is inherited: a descriptor another test has open for writing (a script it
+        // is about to run) would otherwise stay open in this plugin for its whole life, and running
+        // that script would fail with ETXTBSY.
+        pinguin_spawn_file_actions_addclosefrom(&actions, 3)
         let argv: [UnsafeMutablePointer<CChar>?] = [strdup(path), nil]
         defer { argv.forEach { free($0) } }
         let environment: [String] = ["PATH=/usr/bin:/bin", "LANG=C.UTF-8", "PINGUIN_PLUGIN=1", "PINGUIN_PLUGIN_PROTOCOL_VERSIONS=1"]
