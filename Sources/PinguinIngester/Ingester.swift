@@ -170,7 +170,7 @@ public final class Ingester: Service, Sendable {
                     logger.warning("releasing in-flight marks failed; they expire on their own", metadata: ["error": "\(error)"])
                 }
                 do {
-                    try await updateFailing(valid)
+                    try await updateFailing(outcome.failing)
                 } catch {
                     logger.warning("updating the failing set failed; the scheduler's next reconciliation mends it", metadata: ["error": "\(error)"])
                 }
@@ -197,10 +197,8 @@ public final class Ingester: Service, Sendable {
     /// Keeps `{pinguin}:failing` (monitors checked at their retry interval) as the status engine
     /// left the batch's monitors: in it while failing but not yet confirmed down, out of it
     /// otherwise. Absolute, not a delta, so an ingester that dies in between loses nothing.
-    private func updateFailing(_ results: [CheckResult]) async throws {
-        let ids = Array(Set(results.lazy.filter { !$0.manual }.map(\.monitorID))).sorted()
-        guard !ids.isEmpty else { return }
-        let failing = try await storage.failing(monitorIDs: ids)
+    private func updateFailing(_ failing: [Int64: Bool]) async throws {
+        guard !failing.isEmpty else { return }
         let members = failing.filter(\.value).keys.sorted().map(String.init)
         let others = failing.filter { !$0.value }.keys.sorted().map(String.init)
         var commands: [RedisCommand] = []

@@ -79,8 +79,12 @@ public struct MonitorStatusState: Sendable, Hashable {
 
     public init() {}
 
-    /// Failing: the scheduler checks at the retry interval (confirmation re-checks).
-    public var failing: Bool { failures > 0 }
+    /// Failing but not yet confirmed down: the scheduler checks such a monitor at its retry
+    /// interval (`{pinguin}:failing`), so confirmation is quick. The scheduler's reconciliation
+    /// applies the same rule to `monitor_state.consecutive_failures`.
+    public func isFailing(under policy: StatusPolicy) -> Bool {
+        failures > 0 && failures < policy.failureThreshold
+    }
 }
 
 /// One result as the status engine sees it.

@@ -3,18 +3,6 @@ import PinguinModel
 import PinguinPostgres
 
 extension PartitionedResultStorage {
-    public func failing(monitorIDs: [Int64]) async throws -> [Int64: Bool] {
-        guard !monitorIDs.isEmpty else { return [:] }
-        // The same rule as the scheduler's reconciliation (PinguinScheduler.Reconciler).
-        let rows = try await client.query("""
-            SELECT m.id, coalesce(s.consecutive_failures, 0) > 0 AND coalesce(s.consecutive_failures, 0) < m.failure_threshold
-            FROM monitors m LEFT JOIN monitor_state s ON s.monitor_id = m.id WHERE m.id = ANY($1)
-            """, [monitorIDs])
-        var failing: [Int64: Bool] = [:]
-        for row in rows { failing[try row.decode(Int64.self, column: 0)] = try row.decode(Bool.self, column: 1) }
-        return failing
-    }
-
     public func results(monitorID: Int64, from: Date, to: Date, limit: Int, before: ResultCursor?) async throws -> ResultPage {
         guard (1...10_000).contains(limit) else {
             throw StoreError(code: .invalidArgument, message: "limit must be 1…10000, not \(limit)")

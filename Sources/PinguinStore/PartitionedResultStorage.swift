@@ -48,7 +48,7 @@ public final class PartitionedResultStorage: ResultStorage {
         let staged = copy
         return try await client.withConnection { connection in
             try await connection.execute(script: Self.prepareBatch)
-            let decided: (changes: [StatusChange], incidents: [IncidentUpdate])
+            let decided: StatusEngineStore.Decisions
             do {
                 try await connection.copy("COPY results_staging (\(Self.columns)) FROM STDIN (FORMAT binary)", batch: staged)
                 try await connection.execute(script: Self.storeBatch)
@@ -66,7 +66,8 @@ public final class PartitionedResultStorage: ResultStorage {
                 """)
             let inserted = try counts[0].decode(Int.self, column: 0)
             let orphans = try counts[0].decode(Int.self, column: 1)
-            return ResultWriteOutcome(inserted: inserted, duplicates: batch.count - inserted - orphans, orphans: orphans, statusChanges: decided.changes, incidentUpdates: decided.incidents)
+            return ResultWriteOutcome(inserted: inserted, duplicates: batch.count - inserted - orphans, orphans: orphans,
+                                      statusChanges: decided.changes, incidentUpdates: decided.incidents, failing: decided.failing)
         }
     }
 

@@ -21,13 +21,20 @@ public struct ResultWriteOutcome: Sendable, Hashable {
     public var statusChanges: [StatusChange]
     /// Incidents it opened or closed.
     public var incidentUpdates: [IncidentUpdate]
+    /// For each monitor the engine judged, whether it is now failing but not confirmed down
+    /// (``MonitorStatusState/isFailing(under:)``): what `{pinguin}:failing` should say.
+    public var failing: [Int64: Bool]
 
-    public init(inserted: Int, duplicates: Int, orphans: Int, statusChanges: [StatusChange] = [], incidentUpdates: [IncidentUpdate] = []) {
+    public init(
+        inserted: Int, duplicates: Int, orphans: Int, statusChanges: [StatusChange] = [], incidentUpdates: [IncidentUpdate] = [],
+        failing: [Int64: Bool] = [:]
+    ) {
         self.inserted = inserted
         self.duplicates = duplicates
         self.orphans = orphans
         self.statusChanges = statusChanges
         self.incidentUpdates = incidentUpdates
+        self.failing = failing
     }
 
     /// `[inserted, duplicates, orphans]`, for comparing outcomes without their status changes.
@@ -131,11 +138,6 @@ public protocol ResultStorage: Sendable {
 
     /// Stores a batch; a result already stored is skipped, so redelivery is harmless.
     func write(_ batch: [CheckResult]) async throws -> ResultWriteOutcome
-
-    /// For each of these monitors, whether it is failing but not confirmed down (some failures
-    /// in a row, fewer than its threshold): the scheduler checks those at their retry interval
-    /// (`{pinguin}:failing`). Monitors that no longer exist are left out.
-    func failing(monitorIDs: [Int64]) async throws -> [Int64: Bool]
 
     /// A monitor's results with `from <= scheduledAt < to`, newest first.
     func results(monitorID: Int64, from: Date, to: Date, limit: Int, before: ResultCursor?) async throws -> ResultPage

@@ -57,16 +57,24 @@ enum StatusEngineStore {
         var endedAt: Date?
     }
 
+    /// What the engine decided for one batch.
+    struct Decisions {
+        var changes: [StatusChange] = []
+        var incidents: [IncidentUpdate] = []
+        /// Every judged monitor's ``MonitorStatusState/isFailing(under:)`` after the batch.
+        var failing: [Int64: Bool] = [:]
+    }
+
     /// Runs in the open transaction of `connection`, after the batch's rows are in
     /// `results_inserted`.
-    static func apply(_ connection: PostgresConnection) async throws -> (changes: [StatusChange], incidents: [IncidentUpdate]) {
+    static func apply(_ connection: PostgresConnection) async throws -> Decisions {
         let states = try await connection.query("""
             SELECT s.monitor_id, s.engine::text, m.failure_threshold, m.recovery_threshold, m.upside_down
             FROM monitor_state s JOIN monitors m ON m.id = s.monitor_id
             WHERE s.monitor_id IN (SELECT DISTINCT monitor_id FROM results_inserted)
             ORDER BY s.monitor_id FOR UPDATE OF s
             """)
-        guard !states.isEmpty else { return ([], []) }
+        guard !states.isEmpty else { return Decisions() }
         var monitors: [Int64: Pending] = [:]
         for row in states {
             let id = try row.decode(Int64.self, column: 0)
@@ -186,6 +194,8 @@ enum StatusEngineStore {
                 WHERE s.monitor_id = u.monitor_id
                 """, [ids, statuses, since, failures, successes, engines])
         }
-        return (changes, incidents)
+        return Decisions(
+            changes: changes, incidents: incidents,
+            failing: monitors.mapValues { $0.state.isFailing(under: $0.policy) })
     }
 }

@@ -62,18 +62,22 @@ private struct Run {
         #expect(run.notices.isEmpty)
         #expect(run.incidents.isEmpty)
         #expect(run.state.status == .up)
-        #expect(!run.state.failing)
+        #expect(!run.state.isFailing(under: run.policy))
     }
 
-    @Test("failing (retry interval) from the first failure until a success")
+    @Test("failing (retry interval) from the first failure until a success or confirmation")
     func failing() {
         var run = Run()
         run.feed(.up)
-        #expect(!run.state.failing)
+        #expect(!run.state.isFailing(under: run.policy))
         run.feed(.down)
-        #expect(run.state.failing)
+        #expect(run.state.isFailing(under: run.policy))
         run.feed(.up)
-        #expect(!run.state.failing)
+        #expect(!run.state.isFailing(under: run.policy))
+        run.feed([.down, .down])
+        #expect(run.state.isFailing(under: run.policy))
+        run.feed(.down)
+        #expect(run.state.status == .down && !run.state.isFailing(under: run.policy), "confirmed down: the normal interval again")
     }
 
     @Test("recovery_threshold: a down monitor needs that many successes; the incident ends at the first")
@@ -135,7 +139,7 @@ private struct Run {
         #expect(run.state.status == .unknown)
         #expect(run.notices.isEmpty)
         #expect(run.incidents.isEmpty)
-        #expect(!run.state.failing)
+        #expect(!run.state.isFailing(under: run.policy))
         run.feed(.up)
         #expect(run.state.status == .up)
         #expect(run.notices.isEmpty)  // it was announced up, and is up
