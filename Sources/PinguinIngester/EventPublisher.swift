@@ -46,12 +46,7 @@ public struct EventPublisher: Sendable {
         data.append("status", .string(change.to.rawValue))
         data.append("previous_status", .string(change.from.rawValue))
         data.append("notices", .array(change.notices.map(Self.notice)))
-        var event = JSONObject()
-        event.append("type", .string("status"))
-        event.append("monitor_id", .int(change.monitorID))
-        event.append("at", .string(RFC3339.string(change.at)))
-        event.append("data", .object(data))
-        return .object(event)
+        return envelope("status", monitorID: change.monitorID, at: change.at, data: data)
     }
 
     /// `{"type":"incident","monitor_id":7,"at":"…","data":{"incident_id":3,"action":"opened",…}}`; `at` is
@@ -65,12 +60,7 @@ public struct EventPublisher: Sendable {
         data.append("first_message", .string(incident.firstMessage))
         data.append("last_message", .string(incident.lastMessage))
         data.append("failed_checks", .int(Int64(incident.failedChecks)))
-        var event = JSONObject()
-        event.append("type", .string("incident"))
-        event.append("monitor_id", .int(incident.monitorID))
-        event.append("at", .string(RFC3339.string(incident.endedAt ?? incident.startedAt)))
-        event.append("data", .object(data))
-        return .object(event)
+        return envelope("incident", monitorID: incident.monitorID, at: incident.endedAt ?? incident.startedAt, data: data)
     }
 
     /// What the status engine would announce: `{"event":"down","since":"…","message":"…"}`,
@@ -110,10 +100,15 @@ public struct EventPublisher: Sendable {
         data.append("supervisor", result.supervisor.map(JSONValue.string) ?? .null)
         data.append("job", result.job.map(JSONValue.string) ?? .null)
         data.append("manual", .bool(result.manual))
+        return envelope("result", monitorID: result.monitorID, at: result.finishedAt ?? result.scheduledAt, data: data)
+    }
+
+    /// `{"type":…,"monitor_id":…,"at":…,"data":{…}}`, the form every event has.
+    private static func envelope(_ type: String, monitorID: Int64, at: Date, data: JSONObject) -> JSONValue {
         var event = JSONObject()
-        event.append("type", .string("result"))
-        event.append("monitor_id", .int(result.monitorID))
-        event.append("at", .string(RFC3339.string(result.finishedAt ?? result.scheduledAt)))
+        event.append("type", .string(type))
+        event.append("monitor_id", .int(monitorID))
+        event.append("at", .string(RFC3339.string(at)))
         event.append("data", .object(data))
         return .object(event)
     }

@@ -81,17 +81,14 @@ struct PluginTestCommand: ParsableCommand {
         } catch {
             throw CLIFailure.usage(error.description)
         }
+        /// A `--…timeout` in seconds as a duration: more than 0, at most an hour.
+        func duration(_ seconds: Double, _ flag: String) throws -> Duration {
+            guard seconds > 0, seconds <= 3600 else { throw CLIFailure.usage("\(flag) must be more than 0 and at most 3600 seconds") }
+            return .milliseconds(Int64((seconds * 1000).rounded()))
+        }
         var configuration = PluginConformance.Configuration()
-        if let timeout {
-            guard timeout > 0, timeout <= 3600 else { throw CLIFailure.usage("--timeout must be more than 0 and at most 3600 seconds") }
-            configuration = PluginConformance.Configuration(timeout: .milliseconds(Int64((timeout * 1000).rounded())))
-        }
-        if let initializeTimeout {
-            guard initializeTimeout > 0, initializeTimeout <= 3600 else {
-                throw CLIFailure.usage("--initialize-timeout must be more than 0 and at most 3600 seconds")
-            }
-            configuration.initializeTimeout = .milliseconds(Int64((initializeTimeout * 1000).rounded()))
-        }
+        if let timeout { configuration = PluginConformance.Configuration(timeout: try duration(timeout, "--timeout")) }
+        if let initializeTimeout { configuration.initializeTimeout = try duration(initializeTimeout, "--initialize-timeout") }
         configuration.kind = kind
         let report = Self.wait(for: PluginConformance(path: path, cases: cases, configuration: configuration))
         output.emit(report.json) { report.text }
