@@ -79,6 +79,12 @@ public struct MonitorStatusState: Sendable, Hashable {
 
     public init() {}
 
+    /// Forgets the runs of results (after a pause or a maintenance window, confirmation starts anew).
+    mutating func resetRuns() {
+        failures = 0; successes = 0; degradations = 0; unknowns = 0
+        failingSince = nil; firstFailureMessage = nil; recoveringSince = nil
+    }
+
     /// Failing but not yet confirmed down: the scheduler checks such a monitor at its retry
     /// interval (`{pinguin}:failing`), so confirmation is quick. The scheduler's reconciliation
     /// applies the same rule to `monitor_state.consecutive_failures`.
@@ -177,11 +183,8 @@ public enum StatusMachine {
         let at = input.scheduledAt
 
         switch input.status {
-        case .skipped:
-            return step
         case .paused:
-            next.failures = 0; next.successes = 0; next.degradations = 0; next.unknowns = 0
-            next.failingSince = nil; next.firstFailureMessage = nil; next.recoveringSince = nil
+            next.resetRuns()
             if next.incidentOpen {
                 step.incident = .close(endedAt: at, reason: .paused)
                 next.incidentOpen = false
@@ -197,8 +200,7 @@ public enum StatusMachine {
         case .maintenance:
             // Checks ran but say nothing that may alert: confirmation starts anew afterwards,
             // and an open incident stays open until the monitor is seen to recover.
-            next.failures = 0; next.successes = 0; next.degradations = 0; next.unknowns = 0
-            next.failingSince = nil; next.firstFailureMessage = nil; next.recoveringSince = nil
+            next.resetRuns()
             setStatus(.maintenance, at: at, &next, &step)
             step.state = next
             return step
@@ -207,7 +209,7 @@ public enum StatusMachine {
             if next.unknowns >= policy.unknownThreshold { setStatus(.unknown, at: at, &next, &step) }
             step.state = next
             return step
-        case .up, .down, .degraded:
+        case .up, .down, .degraded, .skipped:  // skipped returned above
             break
         }
 
@@ -285,7 +287,9 @@ public enum StatusMachine {
         if let alert, alert != next.notified, !next.flapping, !input.holdAlerts {
             switch alert {
             case .down:
-                step.notices.append(.down(since: next.incidentStartedAt ?? at, message: next.incidentOpen ? firstMessage(step, next, message) : message))
+                // Confirmed down means an incident is open: its first failure's message when it
+                // opened now, else (an announcement delayed by flapping or held) the latest.
+                step.notices.append(.down(since: next.incidentStartedAt ?? at, message: firstMessage(step, message)))
             case .degraded:
                 step.notices.append(.degraded(message: message))
             default:
@@ -339,7 +343,7 @@ public enum StatusMachine {
         }
     }
 
-    private static func firstMessage(_ step: StatusStep, _ state: MonitorStatusState, _ message: String) -> String {
+    private static func firstMessage(_ step: StatusStep, _ message: String) -> String {
         if case .open(_, let first) = step.incident { return first }
         return message
     }
