@@ -13,10 +13,6 @@ struct DNSSystemResolverTests {
     func systemResolverAndDefaultPort() async throws {
         let name = "pinguin-dns-\(UUID().uuidString.prefix(6).lowercased())"
         let etc = "/etc/netns/\(name)"
-        func ip(_ arguments: [String]) async throws {
-            let run = try await ChildProcess.run("/usr/sbin/ip", arguments: arguments)
-            guard run.status == 0 else { throw FixtureFailure(description: "ip \(arguments.joined(separator: " ")): \(run.output)") }
-        }
         var dnsmasq: DNSMasq?
         var plugin: DNSPlugin?
         func cleanUp() async {
@@ -28,8 +24,8 @@ struct DNSSystemResolverTests {
         do {
             try FileManager.default.createDirectory(atPath: etc, withIntermediateDirectories: true)
             try "nameserver 127.0.0.2\noptions timeout:1 attempts:1\n".write(toFile: etc + "/resolv.conf", atomically: true, encoding: .utf8)
-            try await ip(["netns", "add", name])
-            try await ip(["netns", "exec", name, "/usr/sbin/ip", "link", "set", "lo", "up"])
+            try await ChildProcess.ip(["netns", "add", name])
+            try await ChildProcess.ip(["netns", "exec", name, "/usr/sbin/ip", "link", "set", "lo", "up"])
             dnsmasq = try await DNSMasq.start(addresses: ["127.0.0.2"], fixedPort: 53, namespace: name)
             let started = try await DNSPlugin.start(wrapper: ["/usr/sbin/ip", "netns", "exec", name])
             plugin = started

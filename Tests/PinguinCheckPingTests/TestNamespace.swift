@@ -19,10 +19,6 @@ struct TestNamespace: Sendable {
     var address6: String { "fd00:213:\(subnet)::2" }
     var silentAddress6: String { "fd00:213:\(subnet)::3" }
 
-    static func ip(_ arguments: [String]) async throws {
-        let run = try await ChildProcess.run("/usr/sbin/ip", arguments: arguments)
-        guard run.status == 0 else { throw Failure(description: "ip \(arguments.joined(separator: " ")) failed (\(run.status)): \(run.output)") }
-    }
 
     static func make() async throws -> TestNamespace {
         // Tests run in parallel, and other processes run these tests too: two namespaces with one
@@ -33,7 +29,7 @@ struct TestNamespace: Sendable {
             let subnet = Int.random(in: 1...254)
             let namespace = TestNamespace(name: "pinguin-ping-\(tag)", hostLink: "pgping\(subnet)", subnet: subnet)
             let peer = "pgn\(tag)"
-            guard (try? await Self.ip(["link", "add", namespace.hostLink, "type", "veth", "peer", "name", peer])) != nil else { continue }
+            guard (try? await ChildProcess.ip(["link", "add", namespace.hostLink, "type", "veth", "peer", "name", peer])) != nil else { continue }
             let used = try await ChildProcess.run("/usr/sbin/ip", arguments: ["-4", "route", "show", "10.213.\(subnet).0/24"])
             guard used.status == 0, used.output.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
                 await namespace.remove()
@@ -51,13 +47,13 @@ struct TestNamespace: Sendable {
     }
 
     private func setUp(peer: String) async throws {
-        try await Self.ip(["netns", "add", name])
-        try await Self.ip(["link", "set", peer, "netns", name])
-        try await Self.ip(["addr", "add", "\(hostAddress)/24", "dev", hostLink])
-        try await Self.ip(["-6", "addr", "add", "fd00:213:\(subnet)::1/64", "dev", hostLink, "nodad"])
-        try await Self.ip(["link", "set", hostLink, "up"])
-        try await Self.ip(["neigh", "add", silentAddress, "lladdr", "02:00:00:00:00:33", "dev", hostLink, "nud", "permanent"])
-        try await Self.ip(["-6", "neigh", "add", silentAddress6, "lladdr", "02:00:00:00:00:33", "dev", hostLink, "nud", "permanent"])
+        try await ChildProcess.ip(["netns", "add", name])
+        try await ChildProcess.ip(["link", "set", peer, "netns", name])
+        try await ChildProcess.ip(["addr", "add", "\(hostAddress)/24", "dev", hostLink])
+        try await ChildProcess.ip(["-6", "addr", "add", "fd00:213:\(subnet)::1/64", "dev", hostLink, "nodad"])
+        try await ChildProcess.ip(["link", "set", hostLink, "up"])
+        try await ChildProcess.ip(["neigh", "add", silentAddress, "lladdr", "02:00:00:00:00:33", "dev", hostLink, "nud", "permanent"])
+        try await ChildProcess.ip(["-6", "neigh", "add", silentAddress6, "lladdr", "02:00:00:00:00:33", "dev", hostLink, "nud", "permanent"])
         try await exec(["/usr/sbin/ip", "link", "set", "lo", "up"])
         try await exec(["/usr/sbin/ip", "addr", "add", "\(address)/24", "dev", peer])
         try await exec(["/usr/sbin/ip", "addr", "add", "\(secondAddress)/24", "dev", peer])

@@ -15,10 +15,6 @@ struct TCPNamespaceTests {
     func namesAndFamilies() async throws {
         let name = "pinguin-tcp-\(UUID().uuidString.prefix(6).lowercased())"
         let etc = "/etc/netns/\(name)"
-        func ip(_ arguments: [String]) async throws {
-            let run = try await ChildProcess.run("/usr/sbin/ip", arguments: arguments)
-            guard run.status == 0 else { throw Failure(description: "ip \(arguments.joined(separator: " ")): \(run.output)") }
-        }
         try FileManager.default.createDirectory(atPath: etc, withIntermediateDirectories: true)
         try "127.0.0.1 localhost dual.test\n::1 dual.test\n".write(toFile: etc + "/hosts", atomically: true, encoding: .utf8)
         try "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n".write(toFile: etc + "/resolv.conf", atomically: true, encoding: .utf8)
@@ -33,8 +29,8 @@ struct TCPNamespaceTests {
             unlink(ready)
         }
         do {
-            try await ip(["netns", "add", name])
-            try await ip(["netns", "exec", name, "/usr/sbin/ip", "link", "set", "lo", "up"])
+            try await ChildProcess.ip(["netns", "add", name])
+            try await ChildProcess.ip(["netns", "exec", name, "/usr/sbin/ip", "link", "set", "lo", "up"])
             fixture = try ChildProcess.start("/usr/sbin/ip", arguments: ["netns", "exec", name, "/usr/bin/env", "python3",
                                                                          TestServices.repositoryRoot.path + "/Tests/Fixtures/tcp/tcp_fixture.py", ready])
             var ports: JSONObject?

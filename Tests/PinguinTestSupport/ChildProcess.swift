@@ -11,6 +11,20 @@ public enum ChildProcess {
 
     /// Returns the exit status (128+signal when killed) and everything written to stdout and stderr.
     /// `environment` is added to this process's own.
+    /// A command that exited with a status other than 0.
+    public struct CommandFailed: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Runs `/usr/sbin/ip` (network namespaces, links, addresses) and throws, with its output,
+    /// when it fails.
+    public static func ip(_ arguments: [String]) async throws {
+        let run = try await run("/usr/sbin/ip", arguments: arguments)
+        guard run.status == 0 else {
+            throw CommandFailed(description: "ip \(arguments.joined(separator: " ")) failed (\(run.status)): \(run.output)")
+        }
+    }
+
     public static func run(_ path: String, arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
         let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("pinguin-child-\(UUID().uuidString)").path
         defer { unlink(outputPath) }
