@@ -116,6 +116,22 @@ struct PluginTestCommandTests {
         #expect(run.output.contains("\nFAIL \(plugin.path): "), "\(run.output)")
     }
 
+    @Test("--initialize-timeout bounds the handshake, whatever --timeout says; both flags refuse 0")
+    func initializeTimeout() async throws {
+        let plugin = try brokenPlugin("handshakehang")
+        defer { try? FileManager.default.removeItem(atPath: plugin.folder) }
+        let started = ContinuousClock.now
+        let run = try await pinguinctl(["plugin", "test", plugin.path, "--timeout", "1", "--initialize-timeout", "2"])
+        #expect(run.status == 1, "\(run.output)")
+        #expect(run.output.contains("FAIL - initialize: no answer within 2 s"), "\(run.output)")
+        #expect(ContinuousClock.now - started < .seconds(14), "the handshake waited for its own limit, not the default 15 s")
+        for flag in ["--timeout", "--initialize-timeout"] {
+            let refused = try await pinguinctl(["plugin", "test", plugin.path, flag, "0"])
+            #expect(refused.status == 2, "\(refused.output)")
+            #expect(refused.output.contains("\(flag) must be more than 0 and at most 3600 seconds"), "\(refused.output)")
+        }
+    }
+
     @Test("the failing example in plugin-protocol.md is what a plugin printing a traceback gets")
     func failingExampleAsDocumented() async throws {
         let plugin = try brokenPlugin("garbage")
