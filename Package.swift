@@ -105,6 +105,7 @@ let package = Package(
         .target(
             name: "PinguinControlPlane",
             dependencies: [
+                "PinguinNotify",
                 "PinguinWire",
                 "PinguinModel",
                 "PinguinStore",
@@ -135,9 +136,25 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Notification channels: preparing and sending each kind, and the outbox sender.
+        .target(
+            name: "PinguinNotify",
+            dependencies: [
+                "CCurl",
+                "CPinguinShims",
+                "PinguinModel",
+                "PinguinPluginHost",
+                "PinguinStore",
+                "PinguinWire",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "PinguinIngester",
             dependencies: [
+                "PinguinNotify",
                 "PinguinClientKit",
                 "PinguinScheduler",
                 "PinguinModel",
@@ -202,6 +219,7 @@ let package = Package(
                 "PinguinScheduler",
                 "PinguinWire",
                 "PinguinIngester",
+                "PinguinNotify",
                 "PinguinStore",
                 "PinguinPostgres",
                 "PinguinRedis",
@@ -376,8 +394,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "PinguinNotifyTests",
+            dependencies: ["PinguinNotify", "PinguinWire", "PinguinStore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "PinguinIngesterIntegrationTests",
-            dependencies: ["PinguinIngester", "PinguinStore", "PinguinScheduler", "PinguinTestSupport"],
+            dependencies: ["PinguinIngester", "PinguinNotify", "PinguinStore", "PinguinScheduler", "PinguinPostgres", "PinguinWire", "PinguinModel", "PinguinTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import Foundation
+import PinguinNotify
 import PinguinPostgres
 public import PinguinStore
 import PinguinWire
@@ -8,6 +9,8 @@ import PinguinWire
 /// never shown again: answers list the secrets' names, and neither errors nor the audit log hold
 /// their values.
 public enum ChannelMethods {
+    /// `channel.test` could not deliver (the message says why).
+    public static let deliveryFailedCode = 1020
     public static let kinds = ["webhook", "slack", "discord", "teams", "telegram", "ntfy", "gotify", "pagerduty", "email", "exec"]
 
     public static func register(into router: inout JSONRPCRouter, store: ChannelStore, actor: @escaping @Sendable () -> String) {
@@ -88,6 +91,30 @@ public enum ChannelMethods {
                 return try result(outcome, id: id)
             }
         }
+        router.register("channel.test", scope: .write) { request in
+            await MonitorMethods.run { () throws(JSONRPCError) -> JSONValue in
+                var params = try NamedParams(request.params, method: request.method)
+                let id = try params.requiredInteger("id", in: 1...Int64.max)
+                let message = try params.string("message", maxLength: 1_000) ?? "This is a test notification from Pinguin. If you can read it, the channel works."
+                try params.rejectUnknown()
+                guard let channel = try await storeCall({ try await store.target(id: id) }) else { throw notFound(id) }
+                // Sent now, not through the outbox, so the answer says whether it worked and why not.
+                let payload = NotificationSender.testPayload(channel: channel, id: 0, message: message)
+                do throws(DeliveryError) {
+                    let receipt = try await NotificationSender.send(payload, via: channel)
+                    var object = JSONObject()
+                    object.append("delivered", .bool(true))
+                    object.append("id", .int(id))
+                    object.append("code", receipt.code.map { .int($0) } ?? .null)
+                    object.append("duration_ms", .double((receipt.milliseconds * 10).rounded() / 10))
+                    return .object(object)
+                } catch {
+                    throw JSONRPCError(
+                        code: deliveryFailedCode, message: "the test notification was not delivered: \(error.message)", kind: "delivery_failed",
+                        details: JSONObject(["id": .int(id), "retryable": .bool(error.retryable)]))
+                }
+            }
+        }
         router.register("channel.delete", scope: .write) { request in
             await MonitorMethods.run { () throws(JSONRPCError) -> JSONValue in
                 var params = try NamedParams(request.params, method: request.method)
@@ -161,6 +188,9 @@ public enum ChannelMethods {
         var reader = FieldReader(config, prefix: "config")
         var allowedSecrets: Set<String> = []
         var requiredSecrets: [String] = []
+        // Options every kind takes (proto-docs/notifications.md).
+        try reader.events("events")
+        _ = try reader.integer("reminder_interval_ms", in: 60_000...604_800_000)
         switch kind {
         case "webhook":
             _ = try reader.url("url", schemes: ["http", "https"], required: true)
@@ -184,6 +214,7 @@ public enum ChannelMethods {
             }
         case "telegram":
             try reader.chatID("chat_id")
+            _ = try reader.url("api_url", schemes: ["http", "https"], required: false)
             allowedSecrets = ["bot_token"]
             requiredSecrets = ["bot_token"]
             if let token = secrets["bot_token"] {
@@ -203,12 +234,14 @@ public enum ChannelMethods {
             allowedSecrets = ["token"]
         case "gotify":
             _ = try reader.url("url", schemes: ["http", "https"], required: true)
+            _ = try reader.integer("priority", in: 0...10)
             allowedSecrets = ["token"]
             requiredSecrets = ["token"]
         case "pagerduty":
             if let severity = try reader.string("severity", maxLength: 10), !["critical", "error", "warning", "info"].contains(severity) {
                 throw .invalidParams("config.severity must be critical, error, warning or info", field: "config.severity")
             }
+            _ = try reader.url("events_url", schemes: ["http", "https"], required: false)
             allowedSecrets = ["routing_key"]
             requiredSecrets = ["routing_key"]
         case "email":
@@ -218,10 +251,14 @@ public enum ChannelMethods {
             if try reader.bool("starttls") == true, smtpURL.lowercased().hasPrefix("smtps:") {
                 throw .invalidParams("config.starttls is for smtp:// URLs; smtps:// is TLS from the start", field: "config.starttls")
             }
+            _ = try reader.bool("tls_verify")
+            if let caFile = try reader.string("ca_file", maxLength: 4_096), !caFile.hasPrefix("/") {
+                throw .invalidParams("config.ca_file must be an absolute path", field: "config.ca_file")
+            }
             allowedSecrets = ["username", "password"]
         case "exec":
             try reader.command("command")
-            _ = try reader.integer("timeout_ms", in: 100...600_000)
+            _ = try reader.integer("timeout_ms", in: 100...60_000)
         default:
             throw .invalidParams("kind must be one of \(kinds.joined(separator: ", "))", field: "kind")
         }
@@ -339,6 +376,24 @@ private struct FieldReader {
             }
             guard case .string(let text) = value, !text.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }), text.utf8.count <= 8_192 else {
                 throw .invalidParams("\(path) must be a string of at most 8192 bytes without line breaks", field: path)
+            }
+        }
+    }
+
+    /// Which events a channel takes: a non-empty array of event names, each once.
+    mutating func events(_ key: String) throws(JSONRPCError) {
+        guard let value = take(key) else { return }
+        let known = ["down", "up", "degraded", "flapping", "reminder", "certificate_expiring", "supervisor_suspect"]
+        guard case .array(let values) = value, !values.isEmpty else {
+            throw .invalidParams("\(field(key)) must be a non-empty array of events: \(known.joined(separator: ", "))", field: field(key))
+        }
+        var seen: Set<String> = []
+        for (index, element) in values.enumerated() {
+            guard case .string(let name) = element, known.contains(name) else {
+                throw .invalidParams("\(field(key))[\(index)] must be one of \(known.joined(separator: ", "))", field: "\(field(key))[\(index)]")
+            }
+            guard seen.insert(name).inserted else {
+                throw .invalidParams("\(field(key)) lists \(name) twice", field: "\(field(key))[\(index)]")
             }
         }
     }

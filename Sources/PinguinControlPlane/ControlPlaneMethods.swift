@@ -23,6 +23,7 @@ public enum ControlPlaneMethods {
         ResultMethods.register(into: &router, storage: PartitionedResultStorage(client: client, logger: logger))
         IncidentMethods.register(into: &router, store: IncidentStore(client: client))
         ChannelMethods.register(into: &router, store: ChannelStore(client: client), actor: actor)
+        NotificationMethods.register(into: &router, store: OutboxStore(client: client))
         MaintenanceMethods.register(into: &router, store: MaintenanceStore(client: client), actor: actor)
         let throttle = AuthThrottle()
         AuthMethods.register(into: &router, tokens: TokenStore(client: client), throttle: throttle)

@@ -2,6 +2,7 @@ import Foundation
 public import Logging
 import PinguinClientKit
 import PinguinModel
+public import PinguinNotify
 public import PinguinRedis
 public import PinguinScheduler
 public import PinguinStore
@@ -65,13 +66,19 @@ public final class Ingester: Service, Sendable {
     private let logger: Logger
     private let publisher: EventPublisher
     private let totals = Mutex(Statistics())
+    /// Sends the notifications the status engine queues; nil: this ingester sends none (others do).
+    public let notifications: OutboxDispatcher?
 
-    public init(configuration: Configuration, redis: RedisClient, storage: any ResultStorage, rejects: RejectedResultStore, logger: Logger) {
+    public init(
+        configuration: Configuration, redis: RedisClient, storage: any ResultStorage, rejects: RejectedResultStore, logger: Logger,
+        notifications: OutboxDispatcher? = nil
+    ) {
         self.configuration = configuration
         self.redis = redis
         self.storage = storage
         self.rejects = rejects
         self.logger = logger
+        self.notifications = notifications
         publisher = EventPublisher(redis: redis)
     }
 
@@ -84,6 +91,10 @@ public final class Ingester: Service, Sendable {
                 group.addTask { await self.workerLoop(consumer: "\(self.configuration.consumer)-\(index)") }
             }
             group.addTask { await self.maintenanceLoop() }
+            if let notifications {
+                // On a graceful shutdown it stops claiming; deliveries under way finish first.
+                group.addTask { try? await cancelWhenGracefulShutdown { await notifications.run() } }
+            }
             await group.waitForAll()
         }
     }

@@ -141,6 +141,17 @@ public struct ChannelStore: Sendable {
         return try rows.map(Self.record)
     }
 
+    /// The channel with its secrets, for sending through it (`channel.test`).
+    public func target(id: Int64) async throws -> ChannelTarget? {
+        let rows = try await client.query(
+            "SELECT id, name, kind, config::text, secrets::text, enabled FROM notification_channels WHERE id = $1", [id])
+        guard let row = rows.first else { return nil }
+        return ChannelTarget(
+            id: try row.decode(Int64.self, column: 0), name: try row.decode(String.self, column: 1), kind: try row.decode(String.self, column: 2),
+            configJSON: try row.decode(String.self, column: 3), secretsJSON: try row.decode(String.self, column: 4),
+            enabled: try row.decode(Bool.self, column: 5))
+    }
+
     /// The channel's secrets as a JSON object, for the notifier that delivers through it.
     public func secretsJSON(id: Int64) async throws -> String? {
         try await client.query("SELECT secrets::text FROM notification_channels WHERE id = $1", [id]).first?.decode(String.self, column: 0)

@@ -1,6 +1,7 @@
 public import Foundation
 public import PinguinModel
 public import PinguinPostgres
+import PinguinWire
 
 /// One monitor's status change, decided while a batch of results was stored.
 public struct StatusChange: Sendable, Hashable {
@@ -39,6 +40,8 @@ enum StatusEngineStore {
         var state: MonitorStatusState
         var policy: StatusPolicy
         var changed = false
+        /// The open incident's start before the result being judged (an up notice names it).
+        var incidentStartedBefore: Date?
     }
 
     /// What a batch does to the incident that was open before it.
@@ -63,6 +66,8 @@ enum StatusEngineStore {
         var incidents: [IncidentUpdate] = []
         /// Every judged monitor's ``MonitorStatusState/isFailing(under:)`` after the batch.
         var failing: [Int64: Bool] = [:]
+        /// Notifications queued in the outbox (one per notice and channel).
+        var queuedNotifications = 0
     }
 
     /// Runs in the open transaction of `connection`, after the batch's rows are in
@@ -95,6 +100,7 @@ enum StatusEngineStore {
         var existing: [Int64: ExistingIncident] = [:]
         var created: [Int64: [NewIncident]] = [:]
         var changes: [StatusChange] = []
+        var outbox = OutboxNotices()
         for row in rows {
             let id = try row.decode(Int64.self, column: 0)
             guard var monitor = monitors[id], let status = CheckStatus(rawValue: try row.decode(String.self, column: 2)) else { continue }
@@ -102,6 +108,7 @@ enum StatusEngineStore {
             let message = try row.decode(String.self, column: 3)
             let step = StatusMachine.apply(StatusInput(scheduledAt: at, status: status, message: message), to: monitor.state, policy: monitor.policy)
             guard step.ignored == nil else { continue }
+            monitor.incidentStartedBefore = monitor.state.incidentStartedAt
             monitor.state = step.state
             monitor.changed = true
             let openHere = created[id]?.lastIndex { $0.endedAt == nil }
@@ -125,6 +132,10 @@ enum StatusEngineStore {
                 }
             case nil:
                 break
+            }
+            for notice in step.notices {
+                outbox.add(notice, monitorID: id, at: at, message: message, from: step.previousStatus ?? step.state.status,
+                           to: step.state.status, closedIncidentStartedAt: monitor.incidentStartedBefore)
             }
             if let previous = step.previousStatus {
                 changes.append(StatusChange(monitorID: id, from: previous, to: step.state.status, at: at, notices: step.notices))
@@ -194,8 +205,10 @@ enum StatusEngineStore {
                 WHERE s.monitor_id = u.monitor_id
                 """, [ids, statuses, since, failures, successes, engines])
         }
+        // Notifications go into the outbox in this transaction, after the incidents they name.
+        let queued = try await outbox.queue(connection)
         return Decisions(
             changes: changes, incidents: incidents,
-            failing: monitors.mapValues { $0.state.isFailing(under: $0.policy) })
+            failing: monitors.mapValues { $0.state.isFailing(under: $0.policy) }, queuedNotifications: queued)
     }
 }

@@ -76,6 +76,12 @@ public struct JSONObject: Sendable, Hashable {
         for (key, value) in members { append(key, value) }
     }
 
+    /// Members from any sequence of pairs, in its order.
+    public init(pairs: some Sequence<(String, JSONValue)>) {
+        self.init()
+        for (key, value) in pairs { append(key, value) }
+    }
+
     public mutating func append(_ key: String, _ value: JSONValue) {
         keys.append(key)
         values.append(value)

@@ -4,6 +4,7 @@ import Logging
 import PinguinControlPlane
 import PinguinModel
 import PinguinIngester
+import PinguinNotify
 import PinguinPostgres
 import PinguinRedis
 import PinguinScheduler
@@ -101,6 +102,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Days of raw results to keep (older daily partitions are dropped).")
     var resultRetentionDays: Int = 31
 
+    @Flag(inversion: .prefixedNo, help: "Ingester: send the notifications in the outbox (off: other ingesters send them).")
+    var notifications = true
+
     @Flag(help: "Do not apply pending migrations at start-up (fail if any is pending).")
     var noMigrate = false
 
@@ -129,7 +133,7 @@ struct Run: AsyncParsableCommand {
             return
         }
         var postgresOptions = PostgresClient.Configuration()
-        postgresOptions.maximumConnections = max(4, ingesterWorkers + 2)
+        postgresOptions.maximumConnections = max(4, ingesterWorkers + 3)
         postgresOptions.connectRetryTimeout = .seconds(30)
         let postgres = PostgresClient(postgresConfiguration, configuration: postgresOptions, logger: logger)
         let migrations = MigrationRunner(client: postgres, logger: logger)
@@ -152,9 +156,11 @@ struct Run: AsyncParsableCommand {
             configuration.batchSize = ingesterBatchSize
             configuration.retention.resultDays = resultRetentionDays
             configuration.retention.minuteRollupDays = resultRetentionDays
+            let dispatcher = notifications
+                ? OutboxDispatcher(configuration: OutboxDispatcher.Configuration(), store: OutboxStore(client: postgres), logger: logger) : nil
             services.append(.init(service: Ingester(
                 configuration: configuration, redis: redis, storage: storage,
-                rejects: RejectedResultStore(client: postgres), logger: logger)))
+                rejects: RejectedResultStore(client: postgres), logger: logger, notifications: dispatcher)))
         }
         if chosen.contains("scheduler") {
             guard schedulerLease >= 1 else { throw ValidationError("--scheduler-lease must be at least 1 second") }

@@ -16,6 +16,7 @@ CURLcode pinguin_curl_easy_setopt_pointer(CURL *handle, CURLoption option, void 
 CURLcode pinguin_curl_easy_setopt_slist(CURL *handle, CURLoption option, struct curl_slist *value);
 CURLcode pinguin_curl_easy_setopt_write_callback(CURL *handle, curl_write_callback callback);
 CURLcode pinguin_curl_easy_setopt_header_callback(CURL *handle, curl_write_callback callback);
+CURLcode pinguin_curl_easy_setopt_read_callback(CURL *handle, curl_read_callback callback);
 
 CURLcode pinguin_curl_easy_getinfo_long(CURL *handle, CURLINFO info, long *value);
 CURLcode pinguin_curl_easy_getinfo_off_t(CURL *handle, CURLINFO info, curl_off_t *value);
