@@ -16,23 +16,30 @@ struct OutboxNotices {
     private var keys: [String] = []
     private var payloads: [String] = []
     private var incidentStarts: [Int64] = []
+    /// What the payload's `incident` says as of the notice, over the row as the batch leaves it
+    /// (a later result of the same batch may have closed it or added failed checks).
+    private var incidentAsOf: [String] = []
 
     var isEmpty: Bool { monitorIDs.isEmpty }
 
     mutating func add(
         _ notice: StatusNotice, monitorID: Int64, at: Date, message: String, from: MonitorStatus, to: MonitorStatus,
-        closedIncidentStartedAt: Date?
+        closedIncidentStartedAt: Date?, failedChecks: Int?
     ) {
         var payload = JSONObject()
         let event: String
         var incidentStart: Date?
         var text = message
         var extra: (String, JSONValue)?
+        var asOf = JSONObject()
         switch notice {
         case .down(let since, let first):
             event = "down"
             text = first
             incidentStart = since
+            asOf.append("ended_at", .null)
+            asOf.append("duration_seconds", .double((at.timeIntervalSince(since) * 1000).rounded() / 1000))
+            if let failedChecks { asOf.append("failed_checks", .int(failedChecks)) }
         case .up(let outage):
             event = "up"
             // The incident the monitor recovered from, when the recovery closed one.
@@ -64,6 +71,7 @@ struct OutboxNotices {
         keys.append("\(event):\(monitorID):\(at.unixMicroseconds)")
         payloads.append(JSONWriter.string(.object(payload)))
         incidentStarts.append(incidentStart?.unixMicroseconds ?? -1)
+        incidentAsOf.append(JSONWriter.string(.object(asOf)))
     }
 
     /// Inserts the rows; returns how many (a notice no channel takes adds none).
@@ -71,15 +79,16 @@ struct OutboxNotices {
         guard !isEmpty else { return 0 }
         let rows = try await connection.query("""
             WITH u AS (
-                SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[])
-                    WITH ORDINALITY AS u (monitor_id, event, key, payload, incident_us, ord)
+                SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[])
+                    WITH ORDINALITY AS u (monitor_id, event, key, payload, incident_us, incident_as_of, ord)
             ), inserted AS (
                 INSERT INTO notification_outbox (channel_id, monitor_id, incident_id, event, dedupe_key, payload)
                 SELECT c.id, m.id, i.id, u.event, u.key || ':' || c.id,
                        u.payload::jsonb || jsonb_build_object('monitor', \(OutboxSQL.monitorJSON("m")),
                                                             'channel', jsonb_build_object('id', c.id, 'name', c.name))
                        || CASE WHEN i.id IS NULL THEN '{}'::jsonb
-                               ELSE jsonb_build_object('incident', \(OutboxSQL.incidentJSON("i", now: "(u.payload::jsonb->>'at')::timestamptz"))) END
+                               ELSE jsonb_build_object('incident', \(OutboxSQL.incidentJSON("i", now: "(u.payload::jsonb->>'at')::timestamptz"))
+                                                               || u.incident_as_of::jsonb) END
                 FROM u
                 JOIN monitors m ON m.id = u.monitor_id
                 JOIN monitor_channels mc ON mc.monitor_id = m.id
@@ -95,7 +104,7 @@ struct OutboxNotices {
                 RETURNING 1
             )
             SELECT count(*) FROM inserted
-            """, [monitorIDs, events, keys, payloads, incidentStarts])
+            """, [monitorIDs, events, keys, payloads, incidentStarts, incidentAsOf])
         return try rows[0].decode(Int.self, column: 0)
     }
 }

@@ -135,7 +135,8 @@ enum StatusEngineStore {
             }
             for notice in step.notices {
                 outbox.add(notice, monitorID: id, at: at, message: message, from: step.previousStatus ?? step.state.status,
-                           to: step.state.status, closedIncidentStartedAt: monitor.incidentStartedBefore)
+                           to: step.state.status, closedIncidentStartedAt: monitor.incidentStartedBefore,
+                           failedChecks: step.incident.flatMap { if case .open = $0 { max(step.state.failures, 1) } else { nil } })
             }
             if let previous = step.previousStatus {
                 changes.append(StatusChange(monitorID: id, from: previous, to: step.state.status, at: at, notices: step.notices))

@@ -1,6 +1,7 @@
 import Foundation
 import PinguinIngester
 import PinguinModel
+import PinguinNotify
 import PinguinPostgres
 import PinguinRedis
 import PinguinScheduler
@@ -9,13 +10,16 @@ import PinguinTestSupport
 import Testing
 
 /// A migrated temporary database, a stream of its own, and ingesters to run against them.
-private struct Fixture {
+struct Fixture {
     let postgres: PostgresClient
     let redis: RedisClient
     let stream: String
     let monitors: [Int64]
 
-    func ingester(consumer: String, claimIdle: Duration = .seconds(60), batchSize: Int = 2_000, schedulerKeys: SchedulerKeys? = nil, workers: Int? = nil) -> Ingester {
+    func ingester(
+        consumer: String, claimIdle: Duration = .seconds(60), batchSize: Int = 2_000, schedulerKeys: SchedulerKeys? = nil, workers: Int? = nil,
+        notifications: OutboxDispatcher? = nil
+    ) -> Ingester {
         var configuration = Ingester.Configuration()
         if let schedulerKeys { configuration.schedulerKeys = schedulerKeys }
         if let workers { configuration.workers = workers }
@@ -27,7 +31,7 @@ private struct Fixture {
         return Ingester(
             configuration: configuration, redis: redis,
             storage: PartitionedResultStorage(client: postgres, logger: TestServices.logger()),
-            rejects: RejectedResultStore(client: postgres), logger: TestServices.logger())
+            rejects: RejectedResultStore(client: postgres), logger: TestServices.logger(), notifications: notifications)
     }
 
     /// Adds results to the stream, 1000 per pipeline.
@@ -102,7 +106,7 @@ private struct Fixture {
 }
 
 /// Polls `condition` every 50 ms until it holds; fails the test after `timeout`.
-private func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
+func eventually(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return }
@@ -112,7 +116,7 @@ private func eventually(_ what: String, timeout: Duration = .seconds(30), _ cond
 }
 
 /// Runs `ingesters` in the background while `body` runs, then stops them.
-private func running<T: Sendable>(_ ingesters: [Ingester], _ body: () async throws -> T) async throws -> T {
+func running<T: Sendable>(_ ingesters: [Ingester], _ body: () async throws -> T) async throws -> T {
     try await withThrowingTaskGroup(of: Void.self) { group in
         for ingester in ingesters {
             group.addTask { try await ingester.run() }

@@ -1,0 +1,401 @@
+import Foundation
+import PinguinIngester
+import PinguinModel
+import PinguinNotify
+import PinguinPostgres
+import PinguinStore
+import PinguinTestSupport
+import PinguinWire
+import Testing
+
+/// Results go through the real pipeline (Redis stream, ingester, status engine, PostgreSQL), and
+/// the notifications come out at local receivers the tests start. Each test asserts exactly what
+/// arrived, how often and with what content.
+@Suite("Notifications", .enabled(if: TestServices.postgresEnabled && TestServices.redisEnabled, Comment(rawValue: TestServices.skipReason)), .timeLimit(.minutes(3)))
+struct NotificationIntegrationTests {
+    /// A minute-aligned start an hour ago: slots are `start + n minutes`.
+    static let start = Date(timeIntervalSince1970: ((Date().timeIntervalSince1970 - 3_600) / 60).rounded(.down) * 60)
+
+    static func slot(_ monitor: Int64, _ minute: Int, _ status: CheckStatus, _ message: String? = nil) -> CheckResult {
+        CheckResult(
+            monitorID: monitor, scheduledAt: start.addingTimeInterval(Double(minute) * 60), status: status, slotMilliseconds: 60_000,
+            message: message ?? "\(status.rawValue) \(minute)", supervisor: "sv-1")
+    }
+
+    static func time(_ minute: Int) -> String { RFC3339.string(start.addingTimeInterval(Double(minute) * 60)) }
+
+    static func dispatcher(_ fixture: Fixture, owner: String = "sender-\(UUID().uuidString.prefix(6))", maxAttempts: Int = 10) -> OutboxDispatcher {
+        var configuration = OutboxDispatcher.Configuration()
+        configuration.owner = owner
+        configuration.pollInterval = .milliseconds(50)
+        configuration.retryInitial = .milliseconds(50)
+        configuration.retryMaximum = .milliseconds(200)
+        configuration.maxAttempts = maxAttempts
+        configuration.reminderInterval = .milliseconds(200)
+        return OutboxDispatcher(configuration: configuration, store: OutboxStore(client: fixture.postgres), logger: TestServices.logger())
+    }
+
+    @discardableResult
+    static func channel(_ fixture: Fixture, _ kind: String, config: String, secrets: String = "{}", monitors: [Int64]) async throws -> Int64 {
+        var draft = ChannelDraft(name: "\(kind)-\(UUID().uuidString.prefix(8))", kind: kind)
+        draft.configJSON = config
+        draft.secretsJSON = secrets
+        draft.monitorIDs = monitors
+        let outcome = try await ChannelStore(client: fixture.postgres).create(draft, actor: "test")
+        guard case .saved(let record) = outcome else {
+            Issue.record("channel not saved: \(outcome)")
+            return 0
+        }
+        return record.id
+    }
+
+    /// Waits until exactly `count` requests arrived, then a little longer to see that no more come.
+    static func settle(_ receiver: NotifyReceiver, count: Int, path: String? = nil) async throws -> [JSONObject] {
+        func matching() -> [JSONObject] { receiver.received().filter { path == nil || $0["path"]?.stringValue == path } }
+        try await eventually("\(count) requests arrived\(path.map { " at \($0)" } ?? "")") { matching().count >= count }
+        try await Task.sleep(for: .milliseconds(600))
+        let final = matching()
+        #expect(final.count == count, "requests: \(final.map { $0["path"]?.stringValue ?? "" })")
+        return final
+    }
+
+    static func body(_ request: JSONObject) -> JSONObject {
+        request["body"]?.stringValue.flatMap { (try? JSONParser.parse($0))?.objectValue } ?? JSONObject()
+    }
+
+    static func outbox(_ fixture: Fixture) async throws -> [(event: String, state: String, attempts: Int, error: String?)] {
+        try await fixture.postgres.query("SELECT event, state, attempts, last_error FROM notification_outbox ORDER BY id").map { row in
+            (try row.decode(String.self, column: 0), try row.decode(String.self, column: 1), try row.decode(Int.self, column: 2),
+             try row.decode(String?.self, column: 3))
+        }
+    }
+
+    @Test("a two-failure blip sends nothing; an outage sends one down (its first failure, the incident) and one up (the outage's length), signed")
+    func downAndUp() async throws {
+        try await Fixture.with(monitors: 1) { fixture in
+            let receiver = try await NotifyReceiver.http()
+            defer { Task { await receiver.stop() } }
+            let monitor = fixture.monitors[0]
+            try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/hook"))","hmac":true,"headers":{"X-Team":"ops"}}"#,
+                                   secrets: #"{"hmac_secret":"w3bh00k-s3cret"}"#, monitors: [monitor])
+            let ingester = fixture.ingester(consumer: "notify", batchSize: 100, workers: 1, notifications: Self.dispatcher(fixture))
+            try await running([ingester]) {
+                try await fixture.publish([
+                    Self.slot(monitor, 0, .up), Self.slot(monitor, 1, .down), Self.slot(monitor, 2, .down), Self.slot(monitor, 3, .up),
+                    Self.slot(monitor, 4, .down, "connection refused"), Self.slot(monitor, 5, .down), Self.slot(monitor, 6, .down),
+                    Self.slot(monitor, 7, .down, "timeout"), Self.slot(monitor, 8, .up, "200 OK"),
+                ])
+                let requests = try await Self.settle(receiver, count: 2)
+                let incident = try await fixture.postgres.query("SELECT id FROM incidents WHERE monitor_id = $1", [monitor])
+                #expect(incident.count == 1)
+                let incidentID = try incident[0].decode(Int64.self, column: 0)
+
+                let down = Self.body(requests[0])
+                #expect(down["event"] == .string("down"))
+                #expect(down["status"] == .string("down") && down["previous_status"] == .string("pending"))
+                #expect(down["message"] == .string("connection refused"))
+                #expect(down["at"] == .string(Self.time(6)))
+                #expect(down["monitor"]?.objectValue?["id"]?.int64Value == monitor)
+                #expect(down["monitor"]?.objectValue?["name"] == .string("m0"))
+                let downIncident = down["incident"]?.objectValue
+                #expect(downIncident?["id"]?.int64Value == incidentID)
+                #expect(downIncident?["started_at"] == .string(Self.time(4)))
+                #expect(downIncident?["ended_at"] == .null)
+                #expect(downIncident?["failed_checks"]?.int64Value == 3)
+
+                let up = Self.body(requests[1])
+                #expect(up["event"] == .string("up"))
+                #expect(up["outage_seconds"]?.doubleValue == 240)
+                #expect(up["incident"]?.objectValue?["id"]?.int64Value == incidentID)
+                #expect(up["incident"]?.objectValue?["ended_at"] == .string(Self.time(8)))
+                #expect(up["incident"]?.objectValue?["failed_checks"]?.int64Value == 4)
+
+                for (request, body) in zip(requests, [down, up]) {
+                    let headers = request["headers"]?.objectValue ?? JSONObject()
+                    #expect(headers["x-team"] == .string("ops"))
+                    #expect(headers["x-pinguin-delivery"]?.stringValue == body["id"]?.int64Value.map(String.init))
+                    #expect(headers["x-pinguin-event"] == body["event"])
+                    let timestamp = headers["x-pinguin-timestamp"]?.stringValue ?? ""
+                    let expected = PreparedDelivery.signature(
+                        secret: "w3bh00k-s3cret", timestamp: timestamp, body: Array((request["body"]?.stringValue ?? "").utf8))
+                    #expect(headers["x-pinguin-signature"] == .string("sha256=\(expected)"))
+                    let sent = request["body"]?.stringValue ?? ""
+                    #expect(sent.contains("w3bh00k-s3cret") == false)
+                }
+                let rows = try await Self.outbox(fixture)
+                #expect(rows.map(\.event) == ["down", "up"])
+                #expect(rows.allSatisfy { $0.state == "delivered" && $0.attempts == 1 && $0.error == nil })
+            }
+        }
+    }
+
+    @Test("upside-down turns success into the outage; degraded is its own notice, and its end is an up without an outage")
+    func upsideDownAndDegraded() async throws {
+        try await Fixture.with(monitors: 2) { fixture in
+            let receiver = try await NotifyReceiver.http()
+            defer { Task { await receiver.stop() } }
+            let (inverted, slow) = (fixture.monitors[0], fixture.monitors[1])
+            _ = try await fixture.postgres.query("UPDATE monitors SET upside_down = true WHERE id = $1", [inverted])
+            try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/hook"))"}"#, monitors: [inverted, slow])
+            let ingester = fixture.ingester(consumer: "notify", batchSize: 100, workers: 1, notifications: Self.dispatcher(fixture))
+            try await running([ingester]) {
+                try await fixture.publish([
+                    Self.slot(inverted, 0, .up, "port 23 open"), Self.slot(inverted, 1, .up), Self.slot(inverted, 2, .up), Self.slot(inverted, 3, .down),
+                    Self.slot(slow, 0, .degraded, "answered in 2400 ms"), Self.slot(slow, 1, .degraded, "answered in 2600 ms"), Self.slot(slow, 2, .up),
+                ])
+                let bodies = try await Self.settle(receiver, count: 4).map(Self.body)
+                let invertedEvents = bodies.filter { $0["monitor"]?.objectValue?["id"]?.int64Value == inverted }
+                #expect(invertedEvents.map { $0["event"]?.stringValue ?? "" } == ["down", "up"])
+                #expect(invertedEvents.first?["message"] == .string("upside-down: up counts as down: port 23 open"))
+                #expect(invertedEvents.last?["outage_seconds"]?.doubleValue == 180)
+                let slowEvents = bodies.filter { $0["monitor"]?.objectValue?["id"]?.int64Value == slow }
+                #expect(slowEvents.map { $0["event"]?.stringValue ?? "" } == ["degraded", "up"])
+                #expect(slowEvents.first?["message"] == .string("answered in 2600 ms"))
+                #expect(slowEvents.last?["outage_seconds"] == nil)
+                #expect(slowEvents.last?["previous_status"] == .string("degraded"))
+            }
+        }
+    }
+
+    @Test("a flapping monitor sends one flapping notice, not a storm: exactly what the status machine decides")
+    func flapping() async throws {
+        try await Fixture.with(monitors: 1) { fixture in
+            let receiver = try await NotifyReceiver.http()
+            defer { Task { await receiver.stop() } }
+            let monitor = fixture.monitors[0]
+            _ = try await fixture.postgres.query("UPDATE monitors SET failure_threshold = 1 WHERE id = $1", [monitor])
+            try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/hook"))"}"#, monitors: [monitor])
+            let results = (0..<30).map { Self.slot(monitor, $0, $0 % 2 == 0 ? .down : .up) }
+            // The sans-IO machine, fed the same results, says which notices must come out.
+            var state = MonitorStatusState()
+            var expected: [String] = []
+            for result in results {
+                let step = StatusMachine.apply(
+                    StatusInput(scheduledAt: result.scheduledAt, status: result.status, message: result.message), to: state,
+                    policy: StatusPolicy(failureThreshold: 1))
+                state = step.state
+                for notice in step.notices {
+                    switch notice {
+                    case .down: expected.append("down")
+                    case .up: expected.append("up")
+                    case .degraded: expected.append("degraded")
+                    case .flappingStarted, .flappingStopped: expected.append("flapping")
+                    }
+                }
+            }
+            #expect(expected.count(where: { $0 == "flapping" }) == 1)
+            #expect(expected.count < 10, "30 alternating results must not page 30 times: \(expected)")
+            let ingester = fixture.ingester(consumer: "notify", batchSize: 100, workers: 1, notifications: Self.dispatcher(fixture))
+            try await running([ingester]) {
+                try await fixture.publish(results)
+                let bodies = try await Self.settle(receiver, count: expected.count).map(Self.body)
+                #expect(bodies.map { $0["event"]?.stringValue ?? "" } == expected)
+                let flap = bodies.first { $0["event"] == .string("flapping") }
+                #expect(flap?["flapping"]?.objectValue?["state"] == .string("started"))
+                #expect((flap?["flapping"]?.objectValue?["percent"]?.doubleValue ?? 0) >= 20)
+            }
+        }
+    }
+
+    @Test("a receiver that fails five times gets the sixth; a 4xx fails at once; a receiver that never recovers fails after the last attempt")
+    func retries() async throws {
+        try await Fixture.with(monitors: 1) { fixture in
+            let receiver = try await NotifyReceiver.http()
+            defer { Task { await receiver.stop() } }
+            let monitor = fixture.monitors[0]
+            let flaky = try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/fail/5/hook"))"}"#, monitors: [monitor])
+            let refusing = try await Self.channel(fixture, "slack", config: #"{"webhook_url":"\#(receiver.url("/status/400/slack"))"}"#, monitors: [monitor])
+            let gone = try await Self.channel(fixture, "discord", config: #"{"webhook_url":"\#(receiver.url("/status/503/discord"))"}"#, monitors: [monitor])
+            let ingester = fixture.ingester(consumer: "notify", batchSize: 100, workers: 1, notifications: Self.dispatcher(fixture, maxAttempts: 3 + 4))
+            try await running([ingester]) {
+                try await fixture.publish((0..<3).map { Self.slot(monitor, $0, .down) })
+                let flakyRequests = try await Self.settle(receiver, count: 6, path: "/fail/5/hook")
+                #expect(flakyRequests.map { $0["answered"]?.int64Value ?? 0 } == [500, 500, 500, 500, 500, 200])
+                #expect(Set(flakyRequests.map { $0["headers"]?.objectValue?["x-pinguin-delivery"]?.stringValue ?? "" }).count == 1)
+                _ = try await Self.settle(receiver, count: 1, path: "/status/400/slack")
+                _ = try await Self.settle(receiver, count: 7, path: "/status/503/discord")
+                let rows = try await fixture.postgres.query(
+                    "SELECT channel_id, state, attempts, last_error FROM notification_outbox ORDER BY channel_id")
+                let settled = try rows.map { (try $0.decode(Int64.self, column: 0), try $0.decode(String.self, column: 1),
+                                                try $0.decode(Int.self, column: 2), try $0.decode(String?.self, column: 3)) }
+                #expect(settled.count == 3)
+                #expect(settled.first { $0.0 == flaky }.map { $0.1 == "delivered" && $0.2 == 6 && $0.3 == nil } == true)
+                let refused = settled.first { $0.0 == refusing }
+                #expect(refused?.1 == "failed" && refused?.2 == 1)
+                #expect(refused?.3?.hasPrefix("the receiver answered HTTP 400") == true)
+                let exhausted = settled.first { $0.0 == gone }
+                #expect(exhausted?.1 == "failed" && exhausted?.2 == 7)
+                #expect(exhausted?.3 == "the receiver answered HTTP 503: status 503")
+            }
+        }
+    }
+
+    @Test("an ingester killed between the state change and the send: the next one sends it, once; an outage that ended meanwhile still gets its up")
+    func survivesCrash() async throws {
+        try await Fixture.with(monitors: 1) { fixture in
+            let receiver = try await NotifyReceiver.http()
+            defer { Task { await receiver.stop() } }
+            let monitor = fixture.monitors[0]
+            try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/hook"))"}"#, monitors: [monitor])
+            // The first ingester stores the outage and queues its notification, but sends nothing.
+            let first = fixture.ingester(consumer: "first", batchSize: 100, workers: 1)
+            try await running([first]) {
+                try await fixture.publish((0..<3).map { Self.slot(monitor, $0, .down) })
+                try await eventually("the down notification is queued") { try await Self.outbox(fixture).count == 1 }
+            }
+            // Its sender had claimed the row when it died: the lease ran out.
+            _ = try await fixture.postgres.query("""
+                UPDATE notification_outbox SET state = 'sending', attempts = 1, locked_by = 'dead-sender',
+                    locked_until = now() - interval '1 second'
+                """)
+            // The monitor recovers while no ingester runs.
+            try await fixture.publish([Self.slot(monitor, 3, .up)])
+            #expect(receiver.received().isEmpty)
+            let second = fixture.ingester(consumer: "second", batchSize: 100, workers: 1, notifications: Self.dispatcher(fixture))
+            try await running([second]) {
+                let bodies = try await Self.settle(receiver, count: 2).map(Self.body)
+                #expect(bodies.map { $0["event"]?.stringValue ?? "" } == ["down", "up"])
+                #expect(bodies.last?["outage_seconds"]?.doubleValue == 180)
+                let rows = try await Self.outbox(fixture)
+                #expect(rows.map(\.state) == ["delivered", "delivered"])
+                #expect(rows.map(\.attempts) == [2, 1])
+            }
+        }
+    }
+
+    @Test("two ingesters at once: every notification is decided once and delivered once")
+    func twoIngesters() async throws {
+        try await Fixture.with(monitors: 40) { fixture in
+            let receiver = try await NotifyReceiver.http()
+            defer { Task { await receiver.stop() } }
+            try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/hook"))"}"#, monitors: fixture.monitors)
+            let ingesters = [
+                fixture.ingester(consumer: "a", batchSize: 7, workers: 1, notifications: Self.dispatcher(fixture, owner: "sender-a")),
+                fixture.ingester(consumer: "b", batchSize: 7, workers: 1, notifications: Self.dispatcher(fixture, owner: "sender-b")),
+            ]
+            try await running(ingesters) {
+                // One result per monitor per round, each round stored before the next: the
+                // ingesters share every round, and no monitor's slots can commit out of order.
+                for minute in 0..<4 {
+                    try await fixture.publish(fixture.monitors.map { Self.slot($0, minute, minute == 3 ? .up : .down) })
+                    try await eventually("round \(minute) is stored") { try await fixture.storedRows() == 40 * (minute + 1) }
+                }
+                let bodies = try await Self.settle(receiver, count: 80).map(Self.body)
+                #expect(Set(bodies.compactMap { $0["id"]?.int64Value }).count == 80)
+                for monitor in fixture.monitors {
+                    let events = bodies.filter { $0["monitor"]?.objectValue?["id"]?.int64Value == monitor }.map { $0["event"]?.stringValue ?? "" }
+                    #expect(events == ["down", "up"], "monitor \(monitor)")
+                }
+                #expect(ingesters[0].statistics.inserted + ingesters[1].statistics.inserted == 160)
+                let sent = (ingesters[0].notifications?.statistics.delivered ?? 0, ingesters[1].notifications?.statistics.delivered ?? 0)
+                #expect(sent.0 + sent.1 == 80)
+            }
+        }
+    }
+
+    @Test("reminders repeat while the monitor stays down, numbered, and stop when it is up")
+    func reminders() async throws {
+        try await Fixture.with(monitors: 1) { fixture in
+            let receiver = try await NotifyReceiver.http()
+            defer { Task { await receiver.stop() } }
+            let monitor = fixture.monitors[0]
+            // One second between reminders (the API's minimum is a minute; the store takes what it is given).
+            try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/hook"))","reminder_interval_ms":1000}"#, monitors: [monitor])
+            let ingester = fixture.ingester(consumer: "notify", batchSize: 100, workers: 1, notifications: Self.dispatcher(fixture))
+            try await running([ingester]) {
+                try await fixture.publish((0..<3).map { Self.slot(monitor, $0, .down) })
+                try await eventually("two reminders") { receiver.received().count >= 3 }
+                try await fixture.publish([Self.slot(monitor, 3, .up)])
+                try await eventually("the up") { receiver.bodies(at: "/hook").contains { $0["event"] == .string("up") } }
+                try await Task.sleep(for: .milliseconds(1_500))
+                let bodies = receiver.bodies(at: "/hook")
+                let events = bodies.map { $0["event"]?.stringValue ?? "" }
+                #expect(events.first == "down" && events.last == "up", "\(events)")
+                let reminders = bodies.filter { $0["event"] == .string("reminder") }
+                #expect(reminders.count >= 2 && reminders.count == events.count - 2, "\(events)")
+                #expect(reminders.map { $0["reminder"]?.objectValue?["number"]?.int64Value ?? 0 } == Array(1...Int64(reminders.count)))
+                let incident = bodies.first?["incident"]?.objectValue?["id"]
+                #expect(reminders.allSatisfy { $0["incident"]?.objectValue?["id"] == incident && $0["status"] == .string("down") })
+            }
+        }
+    }
+
+    @Test("one down reaches every kind of channel in its own format: webhook, Slack, Discord, Teams, Telegram, ntfy, Gotify, PagerDuty, email over STARTTLS with login, exec")
+    func everyKind() async throws {
+        try await Fixture.with(monitors: 1) { fixture in
+            let receiver = try await NotifyReceiver.http()
+            let smtp = try await NotifyReceiver.smtp(["--starttls", "--require-tls", "--auth", "pinguin:m41l-pass"], tls: true)
+            let execDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("pinguin-exec-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: execDirectory, withIntermediateDirectories: true)
+            defer {
+                Task { await receiver.stop(); await smtp.stop() }
+                try? FileManager.default.removeItem(at: execDirectory)
+            }
+            let monitor = fixture.monitors[0]
+            let m = [monitor]
+            try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/webhook"))"}"#, monitors: m)
+            try await Self.channel(fixture, "slack", config: "{}", secrets: #"{"webhook_url":"\#(receiver.url("/slack"))"}"#, monitors: m)
+            try await Self.channel(fixture, "discord", config: #"{"webhook_url":"\#(receiver.url("/discord"))"}"#, monitors: m)
+            try await Self.channel(fixture, "teams", config: "{}", secrets: #"{"webhook_url":"\#(receiver.url("/teams"))"}"#, monitors: m)
+            try await Self.channel(fixture, "telegram", config: #"{"chat_id":-100200300,"api_url":"\#(receiver.url("/tg"))"}"#,
+                                   secrets: #"{"bot_token":"123456:AAH-tok_en"}"#, monitors: m)
+            try await Self.channel(fixture, "ntfy", config: #"{"url":"\#(receiver.url("/ntfy"))","topic":"ops"}"#, secrets: #"{"token":"tk_ntfy"}"#, monitors: m)
+            try await Self.channel(fixture, "gotify", config: #"{"url":"\#(receiver.url("/gotify"))"}"#, secrets: #"{"token":"AgotifyK"}"#, monitors: m)
+            try await Self.channel(fixture, "pagerduty", config: #"{"events_url":"\#(receiver.url("/pd"))"}"#, secrets: #"{"routing_key":"R0UT1NGKEY"}"#, monitors: m)
+            try await Self.channel(
+                fixture, "email",
+                config: #"{"smtp_url":"smtp://127.0.0.1:\#(smtp.port)","from":"Pinguin <pinguin@example.org>","to":["ops@example.org"],"starttls":true,"ca_file":"\#(smtp.certificatePath)"}"#,
+                secrets: #"{"username":"pinguin","password":"m41l-pass"}"#, monitors: m)
+            try await Self.channel(
+                fixture, "exec", config: #"{"command":["/bin/sh","-c","cat > \#(execDirectory.path)/$PINGUIN_EVENT-$PINGUIN_MONITOR_ID.json"]}"#, monitors: m)
+            let ingester = fixture.ingester(consumer: "notify", batchSize: 100, workers: 1, notifications: Self.dispatcher(fixture))
+            try await running([ingester]) {
+                try await fixture.publish((0..<3).map { Self.slot(monitor, $0, .down, "connection refused") })
+                let requests = try await Self.settle(receiver, count: 8)
+                func only(_ path: String) -> JSONObject {
+                    let matching = requests.filter { $0["path"]?.stringValue == path }
+                    #expect(matching.count == 1, "\(path)")
+                    return matching.first ?? JSONObject()
+                }
+                #expect(Self.body(only("/webhook"))["event"] == .string("down"))
+                #expect(Self.body(only("/slack"))["text"]?.stringValue?.hasPrefix("*m0 is down*\nconnection refused") == true)
+                #expect(Self.body(only("/discord"))["content"]?.stringValue?.hasPrefix("**m0 is down**") == true)
+                #expect(Self.body(only("/teams"))["type"] == .string("message"))
+                let telegram = Self.body(only("/tg/bot123456:AAH-tok_en/sendMessage"))
+                #expect(telegram["chat_id"]?.int64Value == -100200300)
+                #expect(telegram["text"]?.stringValue?.hasPrefix("m0 is down\nconnection refused") == true)
+                let ntfy = only("/ntfy")
+                #expect(ntfy["headers"]?.objectValue?["authorization"] == .string("Bearer tk_ntfy"))
+                #expect(Self.body(ntfy)["title"] == .string("m0 is down"))
+                let gotify = only("/gotify/message")
+                #expect(gotify["headers"]?.objectValue?["x-gotify-key"] == .string("AgotifyK"))
+                #expect(Self.body(gotify)["priority"]?.int64Value == 8)
+                let pagerDuty = Self.body(only("/pd"))
+                #expect(pagerDuty["routing_key"] == .string("R0UT1NGKEY") && pagerDuty["event_action"] == .string("trigger"))
+                #expect(pagerDuty["dedup_key"] == .string("pinguin-monitor-\(monitor)"))
+
+                try await eventually("the email arrived") { !smtp.received().isEmpty }
+                let mails = smtp.received()
+                #expect(mails.count == 1)
+                #expect(mails.first?["auth_user"] == .string("pinguin"))
+                #expect(mails.first?["tls"] == .bool(true))
+                #expect(mails.first?["rcpt_tos"] == .array([.string("ops@example.org")]))
+                #expect(mails.first?["mail_from"] == .string("pinguin@example.org"))
+                let data = mails.first?["data"]?.stringValue ?? ""
+                #expect(data.contains("Subject: [Pinguin] m0 is down"))
+                #expect(data.contains("connection refused"))
+
+                let execFile = execDirectory.appendingPathComponent("down-\(monitor).json").path
+                try await eventually("the exec channel ran") { FileManager.default.fileExists(atPath: execFile) }
+                try await Task.sleep(for: .milliseconds(200))
+                let written = try JSONParser.parse(String(contentsOfFile: execFile, encoding: .utf8).trimmingCharacters(in: .newlines)).objectValue
+                #expect(written?["event"] == .string("down"))
+                #expect(written?["monitor"]?.objectValue?["id"]?.int64Value == monitor)
+
+                let rows = try await Self.outbox(fixture)
+                #expect(rows.count == 10)
+                #expect(rows.allSatisfy { $0.state == "delivered" }, "\(rows)")
+            }
+        }
+    }
+}
