@@ -1984,7 +1984,7 @@ public enum OpenRPCDocument {
             "type": "object",
             "default": {}
           },
-          "description": "Settings of the kind; unknown keys are refused (error field config.KEY). webhook: url (http/https, required), method (POST|PUT), headers (object of strings), template (string), hmac (boolean; needs secrets.hmac_secret). slack, discord, teams: webhook_url (https) — better given in secrets, as it is a credential; one place, not both. telegram: chat_id (integer, or @channel), with secrets.bot_token. ntfy: url (http/https), topic ([A-Za-z0-9_-]{1,64}), priority (1-5); optional secrets.token. gotify: url (http/https), with secrets.token. pagerduty: severity (critical|error|warning|info), with secrets.routing_key. email: smtp_url (smtp:// or smtps://), from, to (1-100 addresses), starttls (boolean, smtp:// only); optional secrets.username, secrets.password. exec: command (program by absolute path, then arguments; no shell), timeout_ms (100-600000); no secrets."
+          "description": "Settings of the kind; unknown keys are refused (error field config.KEY). Every kind: events (non-empty array of down, up, degraded, flapping, reminder, certificate_expiring, supervisor_suspect; default all), reminder_interval_ms (60000-604800000; remind while down). webhook: url (http/https, required), method (POST|PUT), headers (object of strings), template (string), hmac (boolean; needs secrets.hmac_secret). slack, discord, teams: webhook_url (https) — better given in secrets, as it is a credential; one place, not both. telegram: chat_id (integer, or @channel), api_url (http/https; default https://api.telegram.org), with secrets.bot_token. ntfy: url (http/https), topic ([A-Za-z0-9_-]{1,64}), priority (1-5); optional secrets.token. gotify: url (http/https), priority (0-10), with secrets.token. pagerduty: severity (critical|error|warning|info), events_url (http/https; default PagerDuty's Events API v2), with secrets.routing_key. email: smtp_url (smtp:// or smtps://), from, to (1-100 addresses), starttls (boolean, smtp:// only), tls_verify (boolean, default true), ca_file (absolute path); optional secrets.username, secrets.password. exec: command (program by absolute path, then arguments; no shell), timeout_ms (100-60000); no secrets. What each kind sends: proto-docs/notifications.md."
         },
         {
           "name": "secrets",
@@ -2024,7 +2024,7 @@ public enum OpenRPCDocument {
             },
             "maxItems": 1000
           },
-          "description": "Monitors whose alerts go to this channel; each must exist (error field monitor_ids)."
+          "description": "Monitors whose alerts go to this channel; each must exist (error field monitor_ids). Empty (the default): every monitor of the channel's namespace."
         }
       ],
       "result": {
@@ -2459,6 +2459,242 @@ public enum OpenRPCDocument {
         }
       ],
       "x-scope": "write"
+    },
+    {
+      "name": "channel.test",
+      "summary": "Send a test notification through a channel now (not through the outbox) and say whether it arrived.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "id",
+          "required": true,
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "description": "The channel's id."
+        },
+        {
+          "name": "message",
+          "schema": {
+            "type": "string",
+            "maxLength": 1000
+          },
+          "description": "The text to send (default: a sentence saying it is a test)."
+        }
+      ],
+      "result": {
+        "name": "delivery",
+        "schema": {
+          "type": "object",
+          "required": [
+            "delivered",
+            "id",
+            "code",
+            "duration_ms"
+          ],
+          "properties": {
+            "delivered": {
+              "type": "boolean",
+              "const": true
+            },
+            "id": {
+              "type": "integer"
+            },
+            "code": {
+              "type": [
+                "integer",
+                "null"
+              ],
+              "description": "The HTTP status or the SMTP server's last reply code; null for exec."
+            },
+            "duration_ms": {
+              "type": "number"
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/DeliveryFailed"
+        },
+        {
+          "$ref": "#/components/errors/NotFound"
+        },
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ],
+      "examples": [
+        {
+          "name": "a Slack channel",
+          "params": [
+            {
+              "name": "id",
+              "value": 3
+            }
+          ],
+          "result": {
+            "name": "delivery",
+            "value": {
+              "delivered": true,
+              "id": 3,
+              "code": 200,
+              "duration_ms": 182.4
+            }
+          }
+        }
+      ],
+      "x-scope": "write"
+    },
+    {
+      "name": "notification.list",
+      "summary": "The notification outbox, newest first: what was sent, what waits for another attempt and why, what failed for good.",
+      "paramStructure": "by-name",
+      "params": [
+        {
+          "name": "channel_id",
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          }
+        },
+        {
+          "name": "monitor_id",
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          }
+        },
+        {
+          "name": "state",
+          "schema": {
+            "type": "string",
+            "enum": [
+              "pending",
+              "sending",
+              "delivered",
+              "failed"
+            ]
+          }
+        },
+        {
+          "name": "event",
+          "schema": {
+            "type": "string",
+            "enum": [
+              "down",
+              "up",
+              "degraded",
+              "flapping",
+              "certificate_expiring",
+              "reminder",
+              "test",
+              "supervisor_suspect"
+            ]
+          }
+        },
+        {
+          "name": "limit",
+          "schema": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 1000,
+            "default": 100
+          }
+        },
+        {
+          "name": "before",
+          "schema": {
+            "type": "integer",
+            "minimum": 1
+          },
+          "description": "The previous page's next value."
+        }
+      ],
+      "result": {
+        "name": "page",
+        "schema": {
+          "type": "object",
+          "required": [
+            "notifications",
+            "next"
+          ],
+          "properties": {
+            "notifications": {
+              "type": "array",
+              "items": {
+                "$ref": "#/components/schemas/Notification"
+              }
+            },
+            "next": {
+              "type": [
+                "integer",
+                "null"
+              ],
+              "description": "Pass as before for the next (older) page; null on the last one."
+            }
+          }
+        }
+      },
+      "errors": [
+        {
+          "$ref": "#/components/errors/InvalidParams"
+        }
+      ],
+      "examples": [
+        {
+          "name": "failed notifications",
+          "params": [
+            {
+              "name": "state",
+              "value": "failed"
+            }
+          ],
+          "result": {
+            "name": "page",
+            "value": {
+              "notifications": [
+                {
+                  "id": 41,
+                  "channel_id": 3,
+                  "monitor_id": 1,
+                  "incident_id": 42,
+                  "event": "down",
+                  "state": "failed",
+                  "attempts": 1,
+                  "next_attempt_at": "2026-11-22T02:10:31.000000Z",
+                  "last_error": "the receiver answered HTTP 404: no such hook",
+                  "created_at": "2026-11-22T02:10:30.000000Z",
+                  "delivered_at": null,
+                  "payload": {
+                    "version": 1,
+                    "event": "down",
+                    "at": "2026-11-22T02:10:30.000000Z",
+                    "status": "down",
+                    "previous_status": "pending",
+                    "message": "connection refused",
+                    "monitor": {
+                      "id": 1,
+                      "namespace": "default",
+                      "name": "homepage",
+                      "kind": "http",
+                      "target": "https://example.com/",
+                      "tags": []
+                    },
+                    "channel": {
+                      "id": 3,
+                      "name": "ops-slack"
+                    }
+                  }
+                }
+              ],
+              "next": null
+            }
+          }
+        }
+      ],
+      "x-scope": "read"
     },
     {
       "name": "maintenance.create",
@@ -3485,6 +3721,15 @@ public enum OpenRPCDocument {
         "data": {
           "kind": "unsupported"
         }
+      },
+      "DeliveryFailed": {
+        "code": 1020,
+        "message": "the test notification was not delivered: the receiver answered HTTP 404: no such hook",
+        "data": {
+          "kind": "delivery_failed",
+          "id": 3,
+          "retryable": false
+        }
       }
     },
     "schemas": {
@@ -4064,6 +4309,95 @@ public enum OpenRPCDocument {
               "null"
             ],
             "description": "The incident (of another monitor) this one is attributed to."
+          }
+        }
+      },
+      "Notification": {
+        "type": "object",
+        "required": [
+          "id",
+          "channel_id",
+          "monitor_id",
+          "incident_id",
+          "event",
+          "state",
+          "attempts",
+          "next_attempt_at",
+          "last_error",
+          "created_at",
+          "delivered_at",
+          "payload"
+        ],
+        "properties": {
+          "id": {
+            "type": "integer"
+          },
+          "channel_id": {
+            "type": "integer"
+          },
+          "monitor_id": {
+            "type": [
+              "integer",
+              "null"
+            ]
+          },
+          "incident_id": {
+            "type": [
+              "integer",
+              "null"
+            ]
+          },
+          "event": {
+            "type": "string",
+            "enum": [
+              "down",
+              "up",
+              "degraded",
+              "flapping",
+              "certificate_expiring",
+              "reminder",
+              "test",
+              "supervisor_suspect"
+            ]
+          },
+          "state": {
+            "type": "string",
+            "enum": [
+              "pending",
+              "sending",
+              "delivered",
+              "failed"
+            ]
+          },
+          "attempts": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "next_attempt_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "last_error": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "description": "Why the last attempt failed; never holds a secret."
+          },
+          "created_at": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "delivered_at": {
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
+          },
+          "payload": {
+            "type": "object",
+            "description": "The notification as channels get it (proto-docs/notifications.md), without its id."
           }
         }
       }

@@ -81,11 +81,10 @@ public final class OutboxDispatcher: Sendable {
     public func runOnce() async throws -> Int {
         let claimed = try await store.claim(owner: configuration.owner, limit: configuration.batchSize, lease: configuration.lease)
         guard !claimed.isEmpty else { return 0 }
-        await withTaskGroup(of: Void.self) { group in
-            for delivery in claimed {
-                group.addTask { await self.deliver(delivery) }
-            }
-        }
+        // Unstructured tasks: a shutdown (cancellation) must not cut a delivery off between the
+        // receiver's answer and settling the row, which would send it again later.
+        let deliveries = claimed.map { delivery in Task { await self.deliver(delivery) } }
+        for delivery in deliveries { await delivery.value }
         return claimed.count
     }
 

@@ -91,8 +91,7 @@ struct OutboxNotices {
                                                                || u.incident_as_of::jsonb) END
                 FROM u
                 JOIN monitors m ON m.id = u.monitor_id
-                JOIN monitor_channels mc ON mc.monitor_id = m.id
-                JOIN notification_channels c ON c.id = mc.channel_id AND c.enabled
+                JOIN notification_channels c ON \(OutboxSQL.channelTakes("c", monitor: "m"))
                 LEFT JOIN LATERAL (
                     SELECT * FROM incidents x
                     WHERE u.incident_us >= 0 AND x.monitor_id = u.monitor_id
@@ -130,6 +129,15 @@ enum OutboxSQL {
                            'ended_at', CASE WHEN \(i).ended_at IS NULL THEN NULL ELSE \(time("\(i).ended_at")) END,
                            'duration_seconds', round(extract(epoch FROM coalesce(\(i).ended_at, \(now)) - \(i).started_at)::numeric, 3),
                            'failed_checks', \(i).failed_checks, 'first_message', \(i).first_message)
+        """
+    }
+
+    /// Whether channel `c` is enabled and alerts for monitor `m`: linked to it, or linked to no
+    /// monitor at all and in the monitor's namespace (a channel for everything there).
+    static func channelTakes(_ c: String, monitor m: String) -> String {
+        """
+        (\(c).enabled AND (EXISTS (SELECT 1 FROM monitor_channels l WHERE l.channel_id = \(c).id AND l.monitor_id = \(m).id)
+                          OR (\(c).namespace = \(m).namespace AND NOT EXISTS (SELECT 1 FROM monitor_channels l WHERE l.channel_id = \(c).id))))
         """
     }
 

@@ -159,8 +159,7 @@ public struct OutboxStore: Sendable {
                 FROM incidents i
                 JOIN monitor_state s ON s.monitor_id = i.monitor_id AND s.status = 'down'
                 JOIN monitors m ON m.id = i.monitor_id
-                JOIN monitor_channels mc ON mc.monitor_id = m.id
-                JOIN notification_channels c ON c.id = mc.channel_id AND c.enabled AND c.config ? 'reminder_interval_ms'
+                JOIN notification_channels c ON \(OutboxSQL.channelTakes("c", monitor: "m")) AND c.config ? 'reminder_interval_ms'
                 JOIN LATERAL (
                     SELECT min(d.created_at) AS announced FROM notification_outbox d
                     WHERE d.channel_id = c.id AND d.incident_id = i.id AND d.event = 'down') a ON a.announced IS NOT NULL

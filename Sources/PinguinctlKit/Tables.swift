@@ -86,6 +86,25 @@ public enum Tables {
         return table
     }
 
+    public static func notifications(_ notifications: [JSONObject]) -> TextTable {
+        var table = TextTable(headers: ["ID", "CREATED", "EVENT", "MONITOR", "CHANNEL", "STATE", "ATTEMPTS", "LAST ERROR"])
+        for notification in notifications {
+            let monitor = notification["payload"]?.objectValue?["monitor"]?.objectValue
+            let channel = notification["payload"]?.objectValue?["channel"]?.objectValue
+            table.append([
+                notification["id"]?.displayText ?? "-",
+                Timestamp.short(notification["created_at"]?.stringValue),
+                notification["event"]?.stringValue ?? "-",
+                monitor?["name"]?.stringValue ?? notification["monitor_id"]?.displayText ?? "-",
+                channel?["name"]?.stringValue ?? notification["channel_id"]?.displayText ?? "-",
+                notification["state"]?.stringValue ?? "-",
+                notification["attempts"]?.displayText ?? "-",
+                TextTable.truncate(oneLine(notification["last_error"]?.stringValue ?? ""), to: 60),
+            ])
+        }
+        return table
+    }
+
     public static func channels(_ channels: [JSONObject]) -> TextTable {
         var table = TextTable(headers: ["ID", "NAMESPACE/NAME", "KIND", "ENABLED", "MONITORS", "SECRETS"])
         for channel in channels {

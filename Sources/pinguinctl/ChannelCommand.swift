@@ -7,7 +7,7 @@ struct ChannelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "channel",
         abstract: "Notification channels: where alerts go.",
-        subcommands: [Add.self, List.self, Get.self, Edit.self, Remove.self],
+        subcommands: [Add.self, List.self, Get.self, Edit.self, Test.self, Remove.self],
         aliases: ["channels"]
     )
 
@@ -187,6 +187,32 @@ struct ChannelCommand: ParsableCommand {
             for index in 0..<rest.count { params.append(rest.keys[index], rest.values[index]) }
             let channel = try client.call("channel.update", params)
             output.emit(channel) { "channel \(id) updated\n" }
+        }
+    }
+
+    struct Test: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send a test notification through a channel now, and say whether it arrived.",
+            discussion: "Exits 1 with the receiver's answer when it did not (see `pinguinctl notifications ls` for the outbox).")
+
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        @Argument(help: "The channel's id.")
+        var id: Int64
+
+        @Option(help: "The text to send.")
+        var message: String?
+
+        func run() throws {
+            var params = JSONObject.id(id)
+            if let message { params.append("message", .string(message)) }
+            let answer = try connection.client().call("channel.test", params)
+            output.emit(answer) {
+                let code = answer.objectValue?["code"].flatMap { $0 == .null ? nil : $0.displayText }
+                let duration = answer.objectValue?["duration_ms"]?.displayText ?? "?"
+                return "channel \(id): test notification delivered\(code.map { " (\($0))" } ?? "") in \(duration) ms\n"
+            }
         }
     }
 

@@ -27,7 +27,7 @@ struct Pinguinctl: ParsableCommand {
         """,
         version: "0.1.0-dev",
         subcommands: [
-            MonitorCommand.self, ResultsCommand.self, UptimeCommand.self, IncidentsCommand.self,
+            MonitorCommand.self, ResultsCommand.self, UptimeCommand.self, IncidentsCommand.self, NotificationsCommand.self,
             ChannelCommand.self, MaintenanceCommand.self, TokenCommand.self, PluginsCommand.self,
             StatusCommand.self, WatchCommand.self, ApplyCommand.self, ExportCommand.self, CallCommand.self,
         ]

@@ -260,3 +260,47 @@ struct CallCommand: ParsableCommand {
         Terminal.write((pretty ? JSONPretty.string(result) : JSONWriter.string(result)) + "\n")
     }
 }
+
+struct NotificationsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "notifications",
+        abstract: "The notification outbox: what was sent, what waits for another attempt, what failed.",
+        subcommands: [List.self],
+        defaultSubcommand: List.self,
+        aliases: ["notification"]
+    )
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List notifications, newest first.", aliases: ["list"])
+
+        @OptionGroup var connection: ConnectionOptions
+        @OptionGroup var output: OutputOptions
+
+        @Option(help: "Only this channel's (id).")
+        var channel: Int64?
+
+        @Option(help: "Only this monitor's (id, NAMESPACE/NAME or NAME).")
+        var monitor: MonitorReference?
+
+        @Option(help: "Only in this state: pending, sending, delivered, failed.")
+        var state: String?
+
+        @Option(help: "Only this event: down, up, degraded, flapping, reminder, certificate_expiring, test, supervisor_suspect.")
+        var event: String?
+
+        @Option(help: "At most this many (1-1000).")
+        var limit: Int = 50
+
+        func run() throws {
+            let client = try connection.client()
+            var params = JSONObject()
+            if let channel { params.append("channel_id", .int(channel)) }
+            if let monitor { params.append("monitor_id", .int(try monitor.id(using: client))) }
+            if let state { params.append("state", .string(state)) }
+            if let event { params.append("event", .string(event)) }
+            params.append("limit", .int(limit))
+            let notifications = (try client.call("notification.list", params).objectValue?["notifications"]?.arrayValue ?? []).compactMap(\.objectValue)
+            output.emit(.array(notifications.map(JSONValue.object))) { Tables.notifications(notifications).render() }
+        }
+    }
+}

@@ -252,7 +252,7 @@ struct ChannelMethodsTests {
             (#"{"name":"a","kind":"ntfy","config":{"url":"https://ntfy.test","topic":"a","priority":2.5}}"#, "config.priority"),
             // gotify
             (#"{"name":"a","kind":"gotify","config":{"url":"https://g.test"}}"#, "secrets.token"),
-            (#"{"name":"a","kind":"gotify","config":{"url":"https://g.test","priority":5},"secrets":{"token":"t"}}"#, "config.priority"),
+            (#"{"name":"a","kind":"gotify","config":{"url":"https://g.test","priority":11},"secrets":{"token":"t"}}"#, "config.priority"),
             // pagerduty
             (#"{"name":"a","kind":"pagerduty"}"#, "secrets.routing_key"),
             (#"{"name":"a","kind":"pagerduty","config":{"severity":"meh"},"secrets":{"routing_key":"\#(s)"}}"#, "config.severity"),

@@ -13,7 +13,7 @@ import Testing
 struct PinguinctlEndToEndTests {
     struct Failure: Error, CustomStringConvertible { var description: String }
 
-    @Test("apply creates, changes nothing the second time, keeps the pause state, prunes; export round-trips; watch prints events")
+    @Test("apply creates, changes nothing the second time, keeps the pause state, prunes; export round-trips; watch prints events; channel test and notifications ls")
     func applyExportWatch() async throws {
         try await ServiceGate.redis.shared {
             try await ServiceGate.postgres.shared {
@@ -107,6 +107,31 @@ struct PinguinctlEndToEndTests {
         #expect(lines.count >= 3, "\(output)")
         #expect(lines.allSatisfy { (try? JSONParser.parse(String($0)))?.objectValue?["method"] == .string("events.event") }, "\(output)")
         #expect(try await sh(#""$CTL" monitor rm \#(namespace)/web"#).status == 0)
+
+        // channel test sends now and says whether it arrived; notifications ls shows the outbox.
+        let receiver = try await NotifyReceiver.http()
+        defer { Task { await receiver.stop() } }
+        func channel(_ name: String, _ path: String) async throws -> Int64 {
+            let added = try await sh(#""$CTL" channel add \#(name) -n \#(namespace) --kind webhook --set url=\#(receiver.url(path)) -o json"#)
+            #expect(added.status == 0, "\(added.output)")
+            return try #require((try? JSONParser.parse(added.output))?.objectValue?["id"]?.int64Value)
+        }
+        let good = try await channel("hook", "/hook")
+        let tested = try await sh(#""$CTL" channel test \#(good) --message 'hello from the test'"#)
+        #expect(tested.status == 0, "\(tested.output)")
+        #expect(tested.output.hasPrefix("channel \(good): test notification delivered (200) in "), "\(tested.output)")
+        let sent = receiver.bodies(at: "/hook")
+        #expect(sent.count == 1)
+        #expect(sent.first?["event"] == .string("test") && sent.first?["message"] == .string("hello from the test"))
+        let bad = try await channel("gone", "/status/404/gone")
+        let refused = try await sh(#""$CTL" channel test \#(bad)"#)
+        #expect(refused.status == 1, "\(refused.output)")
+        #expect(refused.output.contains("the test notification was not delivered: the receiver answered HTTP 404: status 404"), "\(refused.output)")
+        let listed = try await sh(#""$CTL" notifications ls --channel \#(good) --state failed"#)
+        #expect(listed.status == 0 && listed.output.hasPrefix("ID"), "\(listed.output)")
+        let wrongState = try await sh(#""$CTL" notifications ls --state lost"#)
+        #expect(wrongState.status == 1 && wrongState.output.contains("state must be one of pending, sending, delivered, failed"), "\(wrongState.output)")
+        #expect(try await sh(#""$CTL" channel rm \#(good) \#(bad)"#).status == 0)
     }
 
     @Test("pinguinctl over TLS: verified with the CA file, refused for a wrong name or an unknown CA")

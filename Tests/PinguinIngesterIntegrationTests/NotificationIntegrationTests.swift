@@ -129,14 +129,17 @@ struct NotificationIntegrationTests {
         }
     }
 
-    @Test("upside-down turns success into the outage; degraded is its own notice, and its end is an up without an outage")
+    @Test("upside-down turns success into the outage; degraded is its own notice, and its end is an up without an outage; a channel without monitors takes its namespace's")
     func upsideDownAndDegraded() async throws {
         try await Fixture.with(monitors: 2) { fixture in
             let receiver = try await NotifyReceiver.http()
             defer { Task { await receiver.stop() } }
             let (inverted, slow) = (fixture.monitors[0], fixture.monitors[1])
             _ = try await fixture.postgres.query("UPDATE monitors SET upside_down = true WHERE id = $1", [inverted])
-            try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/hook"))"}"#, monitors: [inverted, slow])
+            // Linked to no monitor: the channel takes every monitor of its namespace, and none of another.
+            try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/hook"))"}"#, monitors: [])
+            let elsewhere = try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/elsewhere"))"}"#, monitors: [])
+            _ = try await fixture.postgres.query("UPDATE notification_channels SET namespace = 'other' WHERE id = $1", [elsewhere])
             let ingester = fixture.ingester(consumer: "notify", batchSize: 100, workers: 1, notifications: Self.dispatcher(fixture))
             try await running([ingester]) {
                 try await fixture.publish([
