@@ -42,6 +42,9 @@ public final class Ingester: Service, Sendable {
         public var retention = RetentionPolicy()
         /// The scheduler's keys: the in-flight marks of jobs whose results are stored are released.
         public var schedulerKeys = SchedulerKeys.standard
+        /// How long the maintenance windows read for one batch serve the next ones: a window
+        /// created or changed takes effect within this. Default 5 s.
+        public var maintenanceWindowRefresh: Duration = .seconds(5)
 
         public init() {}
     }
@@ -57,6 +60,8 @@ public final class Ingester: Service, Sendable {
         public var claimed = 0
         /// Results of manual runs, published but not stored.
         public var manual = 0
+        /// Results stored as `maintenance` because their slot fell in a maintenance window.
+        public var maintenance = 0
     }
 
     public let configuration: Configuration
@@ -68,11 +73,15 @@ public final class Ingester: Service, Sendable {
     private let totals = Mutex(Statistics())
     /// Sends the notifications the status engine queues; nil: this ingester sends none (others do).
     public let notifications: OutboxDispatcher?
+    /// Reads the maintenance windows (``MaintenanceCalendar/load(client:)``); nil: none apply.
+    private let loadCalendar: (@Sendable () async throws -> MaintenanceCalendar)?
+    private let calendar = Mutex<(calendar: MaintenanceCalendar, loaded: ContinuousClock.Instant)?>(nil)
 
     public init(
         configuration: Configuration, redis: RedisClient, storage: any ResultStorage, rejects: RejectedResultStore, logger: Logger,
-        notifications: OutboxDispatcher? = nil
+        notifications: OutboxDispatcher? = nil, maintenanceWindows: (@Sendable () async throws -> MaintenanceCalendar)? = nil
     ) {
+        self.loadCalendar = maintenanceWindows
         self.configuration = configuration
         self.redis = redis
         self.storage = storage
@@ -157,11 +166,16 @@ public final class Ingester: Service, Sendable {
                 if !rejected.isEmpty {
                     try await rejects.store(rejected)
                 }
-                let outcome = try await storage.write(valid.filter { !$0.manual })
+                // Slots in a maintenance window are stored as `maintenance`. The windows are read
+                // before the first batch (a failure to read them retries the batch: a result
+                // must never alert because its window was not known).
+                let (stored, covered) = try await maintenanceCalendar().apply(to: valid.filter { !$0.manual })
+                let outcome = try await storage.write(stored)
                 try await acknowledge(entries.map(\.id))
                 let manual = valid.count { $0.manual }
                 totals.withLock { totals in
                     totals.manual += manual
+                    totals.maintenance += covered
                     totals.inserted += outcome.inserted
                     totals.duplicates += outcome.duplicates
                     totals.orphans += outcome.orphans
@@ -186,7 +200,8 @@ public final class Ingester: Service, Sendable {
                     logger.warning("updating the failing set failed; the scheduler's next reconciliation mends it", metadata: ["error": "\(error)"])
                 }
                 do {
-                    try await publisher.publish(results: valid, statusChanges: outcome.statusChanges, incidents: outcome.incidentUpdates)
+                    try await publisher.publish(
+                        results: stored + valid.filter(\.manual), statusChanges: outcome.statusChanges, incidents: outcome.incidentUpdates)
                 } catch {
                     // Events are a live view, not a record: the results are stored.
                     logger.warning("publishing result events failed", metadata: ["error": "\(error)"])
@@ -203,6 +218,17 @@ public final class Ingester: Service, Sendable {
                 if stopping { return }
             }
         }
+    }
+
+    /// The maintenance windows, read again once they are older than ``Configuration/maintenanceWindowRefresh``.
+    private func maintenanceCalendar() async throws -> MaintenanceCalendar {
+        guard let loadCalendar else { return .empty }
+        if let cached = calendar.withLock({ $0 }), ContinuousClock.now - cached.loaded < configuration.maintenanceWindowRefresh {
+            return cached.calendar
+        }
+        let loaded = try await loadCalendar()
+        calendar.withLock { $0 = (loaded, .now) }
+        return loaded
     }
 
     /// Keeps `{pinguin}:failing` (monitors checked at their retry interval) as the status engine

@@ -160,7 +160,8 @@ struct Run: AsyncParsableCommand {
                 ? OutboxDispatcher(configuration: OutboxDispatcher.Configuration(), store: OutboxStore(client: postgres), logger: logger) : nil
             services.append(.init(service: Ingester(
                 configuration: configuration, redis: redis, storage: storage,
-                rejects: RejectedResultStore(client: postgres), logger: logger, notifications: dispatcher)))
+                rejects: RejectedResultStore(client: postgres), logger: logger, notifications: dispatcher,
+                maintenanceWindows: { try await MaintenanceCalendar.load(client: postgres) })))
         }
         if chosen.contains("scheduler") {
             guard schedulerLease >= 1 else { throw ValidationError("--scheduler-lease must be at least 1 second") }

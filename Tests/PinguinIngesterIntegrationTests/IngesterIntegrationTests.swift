@@ -31,7 +31,8 @@ struct Fixture {
         return Ingester(
             configuration: configuration, redis: redis,
             storage: PartitionedResultStorage(client: postgres, logger: TestServices.logger()),
-            rejects: RejectedResultStore(client: postgres), logger: TestServices.logger(), notifications: notifications)
+            rejects: RejectedResultStore(client: postgres), logger: TestServices.logger(), notifications: notifications,
+            maintenanceWindows: { [postgres] in try await MaintenanceCalendar.load(client: postgres) })
     }
 
     /// Adds results to the stream, 1000 per pipeline.

@@ -323,6 +323,53 @@ struct NotificationIntegrationTests {
         }
     }
 
+    @Test("a maintenance window: its slots are stored as maintenance with what the check said, nothing alerts, confirmation starts anew after it, uptime leaves it out")
+    func maintenance() async throws {
+        try await Fixture.with(monitors: 2) { fixture in
+            let receiver = try await NotifyReceiver.http()
+            defer { Task { await receiver.stop() } }
+            let (covered, other) = (fixture.monitors[0], fixture.monitors[1])
+            _ = try await fixture.postgres.query("UPDATE monitors SET tags = '{db}' WHERE id = $1", [covered])
+            var window = MaintenanceDraft(name: "db upgrade")
+            window.startsAt = Self.start.addingTimeInterval(3 * 60)
+            window.endsAt = Self.start.addingTimeInterval(7 * 60)
+            window.tags = ["db"]
+            guard case .saved = try await MaintenanceStore(client: fixture.postgres).create(window, actor: "test") else {
+                Issue.record("window not saved")
+                return
+            }
+            try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/hook"))"}"#, monitors: [covered, other])
+            let ingester = fixture.ingester(consumer: "notify", batchSize: 100, workers: 1, notifications: Self.dispatcher(fixture))
+            try await running([ingester]) {
+                // Two failures before the window, four in it, three after: only the three after count.
+                try await fixture.publish([Self.slot(covered, 0, .up)] + (1...9).map { Self.slot(covered, $0, .down, "refused \($0)") }
+                                          + (0...5).map { Self.slot(other, $0, $0 >= 3 ? .down : .up) })
+                let bodies = try await Self.settle(receiver, count: 2).map(Self.body)
+                let coveredDown = bodies.first { $0["monitor"]?.objectValue?["id"]?.int64Value == covered }
+                #expect(coveredDown?["event"] == .string("down"))
+                #expect(coveredDown?["incident"]?.objectValue?["started_at"] == .string(Self.time(7)))
+                #expect(coveredDown?["message"] == .string("refused 7"))
+                #expect(coveredDown?["at"] == .string(Self.time(9)))
+                // A monitor outside the window is judged as usual.
+                #expect(bodies.first { $0["monitor"]?.objectValue?["id"]?.int64Value == other }?["incident"]?.objectValue?["started_at"] == .string(Self.time(3)))
+            }
+            let stored = try await fixture.postgres.query(
+                "SELECT status, message FROM results WHERE monitor_id = $1 ORDER BY scheduled_at", [covered]).map {
+                    (try $0.decode(String.self, column: 0), try $0.decode(String.self, column: 1))
+                }
+            #expect(stored.map(\.0) == ["up", "down", "down", "maintenance", "maintenance", "maintenance", "maintenance", "down", "down", "down"])
+            #expect(stored[3].1 == "maintenance window \"db upgrade\" (1); the check said down: refused 3")
+            let uptimes = try await PartitionedResultStorage(client: fixture.postgres, logger: TestServices.logger())
+                .uptime(monitorIDs: [covered], from: Self.start, to: Self.start.addingTimeInterval(10 * 60))
+            let uptime = try #require(uptimes[covered])
+            let (excluded, down, up) = (uptime.excludedMilliseconds, uptime.downMilliseconds, uptime.upMilliseconds)
+            #expect(excluded == 240_000)
+            #expect(down == 300_000)
+            #expect(up == 60_000)
+            #expect(ingester.statistics.maintenance == 4)
+        }
+    }
+
     @Test("one down reaches every kind of channel in its own format: webhook, Slack, Discord, Teams, Telegram, ntfy, Gotify, PagerDuty, email over STARTTLS with login, exec")
     func everyKind() async throws {
         try await Fixture.with(monitors: 1) { fixture in
