@@ -191,6 +191,7 @@ public enum ChannelMethods {
         // Options every kind takes (proto-docs/notifications.md).
         try reader.events("events")
         _ = try reader.integer("reminder_interval_ms", in: 60_000...604_800_000)
+        try reader.days("certificate_expiry_days")
         switch kind {
         case "webhook":
             _ = try reader.url("url", schemes: ["http", "https"], required: true)
@@ -376,6 +377,20 @@ private struct FieldReader {
             }
             guard case .string(let text) = value, !text.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }), text.utf8.count <= 8_192 else {
                 throw .invalidParams("\(path) must be a string of at most 8192 bytes without line breaks", field: path)
+            }
+        }
+    }
+
+    /// Days before a certificate's end to warn at: 1 to 10 distinct integers from 0 to 3650.
+    mutating func days(_ key: String) throws(JSONRPCError) {
+        guard let value = take(key) else { return }
+        guard case .array(let values) = value, (1...10).contains(values.count) else {
+            throw .invalidParams("\(field(key)) must be an array of 1 to 10 day counts", field: field(key))
+        }
+        var seen: Set<Int64> = []
+        for (index, element) in values.enumerated() {
+            guard case .number = element, let days = element.int64Value, (0...3_650).contains(days), seen.insert(days).inserted else {
+                throw .invalidParams("\(field(key))[\(index)] must be a whole number of days from 0 to 3650, each once", field: "\(field(key))[\(index)]")
             }
         }
     }

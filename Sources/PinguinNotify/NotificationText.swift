@@ -49,7 +49,12 @@ public struct NotificationText: Sendable, Hashable {
         case "certificate_expiring":
             let certificate = payload["certificate"]?.objectValue
             let days = certificate?["days_left"]?.int64Value
-            title = "The certificate of \(name) expires " + (days.map { $0 <= 0 ? "today" : "in \($0) day\($0 == 1 ? "" : "s")" } ?? "soon")
+            title = switch days {
+            case let days? where days < 0: "The certificate of \(name) has expired"
+            case 0?: "The certificate of \(name) expires today"
+            case let days?: "The certificate of \(name) expires in \(days) day\(days == 1 ? "" : "s")"
+            case nil: "The certificate of \(name) expires soon"
+            }
             if let notAfter = certificate?["not_after"]?.stringValue { lines.append("It is valid until \(notAfter).") }
             if let subject = certificate?["subject"]?.stringValue { lines.append("Subject: \(subject)") }
         case "supervisor_suspect":

@@ -112,7 +112,7 @@ struct OutboxNotices {
 enum OutboxSQL {
     /// An RFC 3339 UTC text of a timestamptz expression, as the API writes times.
     static func time(_ expression: String) -> String {
-        "to_char(\(expression) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        "to_char((\(expression)) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
     }
 
     static func monitorJSON(_ m: String) -> String {
@@ -144,5 +144,81 @@ enum OutboxSQL {
     /// Whether channel `c` takes `event`: its `config.events` lists it, or it has none (all events).
     static func takesEvent(_ c: String, event: String) -> String {
         "(NOT (\(c).config ? 'events') OR \(c).config->'events' ? \(event))"
+    }
+}
+
+/// Certificate-expiry notices: after a batch is stored, the newest result of each monitor that
+/// reports a certificate (in `details`) is checked against each channel's
+/// `certificate_expiry_days` (default 14, 7, 3 and 1). A channel gets one notice per certificate
+/// and per threshold crossed, for the smallest threshold the days left are within; a renewed
+/// certificate (another `not_after`) starts over.
+///
+/// Where the certificate is read, first found first: `details.certificate.earliest_expiry`, then
+/// `details.certificate` (pinguin-check-http, and the convention for other plugins), then
+/// `details.tls.chain_earliest_expiry` and `details.tls.certificate` (pinguin-check-tcp). Values
+/// that are not RFC 3339 times are ignored.
+enum CertificateNotices {
+    static let defaultDays = "[14, 7, 3, 1]"
+
+    /// Runs in the open transaction, after the batch's rows are in `results_inserted`.
+    static func queue(_ connection: PostgresConnection) async throws -> Int {
+        let rows = try await connection.query("""
+            SELECT DISTINCT ON (s.monitor_id) s.monitor_id, (extract(epoch FROM s.scheduled_at) * 1000000)::bigint,
+                   coalesce(s.details #>> '{certificate,earliest_expiry,not_after}', s.details #>> '{certificate,not_after}',
+                            s.details #>> '{tls,chain_earliest_expiry}', s.details #>> '{tls,certificate,not_after}'),
+                   coalesce(s.details #>> '{certificate,earliest_expiry,subject}', s.details #>> '{certificate,subject}',
+                            s.details #>> '{tls,certificate,subject}', '')
+            FROM results_staging s
+            JOIN results_inserted r ON r.monitor_id = s.monitor_id AND r.scheduled_at = s.scheduled_at AND r.location = s.location
+            WHERE (s.details ? 'certificate' OR s.details ? 'tls') AND r.status IN ('up', 'degraded', 'down')
+            ORDER BY s.monitor_id, s.scheduled_at DESC
+            """)
+        var monitorIDs: [Int64] = [], ats: [Int64] = [], notAfters: [Int64] = [], texts: [String] = [], days: [Int64] = [], subjects: [String] = []
+        for row in rows {
+            guard let text = try row.decode(String?.self, column: 2), let notAfter = RFC3339.parse(text) else { continue }
+            let at = Date(unixMicroseconds: try row.decode(Int64.self, column: 1))
+            monitorIDs.append(try row.decode(Int64.self, column: 0))
+            ats.append(at.unixMicroseconds)
+            notAfters.append(notAfter.unixMicroseconds)
+            texts.append(RFC3339.string(notAfter))
+            days.append(Int64((notAfter.timeIntervalSince(at) / 86_400).rounded(.down)))
+            subjects.append(try row.decode(String.self, column: 3))
+        }
+        guard !monitorIDs.isEmpty else { return 0 }
+        let inserted = try await connection.query("""
+            WITH inserted AS (
+                INSERT INTO notification_outbox (channel_id, monitor_id, event, dedupe_key, payload)
+                SELECT c.id, m.id, 'certificate_expiring',
+                       'certificate:' || m.id || ':' || u.not_after_us || ':' || t.threshold || ':' || c.id,
+                       jsonb_build_object('version', 1, 'event', 'certificate_expiring',
+                           'at', \(OutboxSQL.time("timestamptz 'epoch' + u.at_us * interval '1 microsecond'")),
+                           'status', st.status, 'previous_status', st.status,
+                           'message', CASE WHEN u.days_left < 0 THEN 'the certificate expired ' || -u.days_left || ' days ago'
+                                           ELSE 'the certificate expires in ' || u.days_left || ' days' END
+                                      || ' (' || u.not_after_text || ')' || CASE WHEN u.subject = '' THEN '' ELSE ': ' || u.subject END,
+                           'certificate', jsonb_build_object('not_after', u.not_after_text, 'days_left', u.days_left,
+                                                             'subject', u.subject, 'threshold_days', t.threshold),
+                           'monitor', \(OutboxSQL.monitorJSON("m")), 'channel', jsonb_build_object('id', c.id, 'name', c.name))
+                FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[])
+                    AS u (monitor_id, at_us, not_after_us, not_after_text, days_left, subject)
+                JOIN monitors m ON m.id = u.monitor_id
+                JOIN monitor_state st ON st.monitor_id = m.id
+                JOIN notification_channels c ON \(OutboxSQL.channelTakes("c", monitor: "m"))
+                                             AND \(OutboxSQL.takesEvent("c", event: "'certificate_expiring'"))
+                CROSS JOIN LATERAL (
+                    SELECT min(y.days) AS threshold
+                    FROM jsonb_array_elements_text(
+                        CASE WHEN jsonb_typeof(c.config->'certificate_expiry_days') = 'array' THEN c.config->'certificate_expiry_days'
+                             ELSE '\(defaultDays)'::jsonb END) AS x (text),
+                         LATERAL (SELECT CASE WHEN x.text ~ '^[0-9]{1,4}$' THEN x.text::int END AS days) y
+                    WHERE y.days >= u.days_left) t
+                WHERE t.threshold IS NOT NULL
+                ORDER BY m.id, c.id
+                ON CONFLICT (dedupe_key) DO NOTHING
+                RETURNING 1
+            )
+            SELECT count(*) FROM inserted
+            """, [monitorIDs, ats, notAfters, texts, days, subjects])
+        return try inserted[0].decode(Int.self, column: 0)
     }
 }

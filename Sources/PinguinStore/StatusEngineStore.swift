@@ -207,7 +207,7 @@ enum StatusEngineStore {
                 """, [ids, statuses, since, failures, successes, engines])
         }
         // Notifications go into the outbox in this transaction, after the incidents they name.
-        let queued = try await outbox.queue(connection)
+        let queued = try await outbox.queue(connection) + CertificateNotices.queue(connection)
         return Decisions(
             changes: changes, incidents: incidents,
             failing: monitors.mapValues { $0.state.isFailing(under: $0.policy) }, queuedNotifications: queued)

@@ -370,6 +370,54 @@ struct NotificationIntegrationTests {
         }
     }
 
+    @Test("certificate expiry: one notice per certificate and threshold crossed, per channel's days; a renewed certificate starts over; garbage is ignored")
+    func certificateExpiry() async throws {
+        try await Fixture.with(monitors: 1) { fixture in
+            let receiver = try await NotifyReceiver.http()
+            defer { Task { await receiver.stop() } }
+            let monitor = fixture.monitors[0]
+            try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/default"))"}"#, monitors: [monitor])
+            try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/month"))","certificate_expiry_days":[30],"events":["certificate_expiring"]}"#,
+                                   monitors: [monitor])
+            try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/downs"))","events":["down"]}"#, monitors: [monitor])
+            func result(_ minute: Int, details: String) -> CheckResult {
+                var result = Self.slot(monitor, minute, .up, "200 OK")
+                result.details = details
+                return result
+            }
+            func expiring(_ minute: Int, inDays days: Double) -> String {
+                RFC3339.string(Self.start.addingTimeInterval(Double(minute) * 60 + days * 86_400))
+            }
+            let ingester = fixture.ingester(consumer: "notify", batchSize: 100, workers: 1, notifications: Self.dispatcher(fixture))
+            try await running([ingester]) {
+                // One result at a time: each batch's newest result per monitor is the one looked at.
+                let batches = [
+                    // http's details: the chain's earliest expiry (an intermediate, 5.5 days) wins over the leaf's.
+                    result(0, details: #"{"certificate":{"subject":"CN=shop","not_after":"\#(expiring(0, inDays: 60))","earliest_expiry":{"not_after":"\#(expiring(0, inDays: 5.5))","subject":"CN=Shop CA"}}}"#),
+                    result(1, details: #"{"certificate":{"subject":"CN=shop","not_after":"\#(expiring(0, inDays: 60))","earliest_expiry":{"not_after":"\#(expiring(0, inDays: 5.5))","subject":"CN=Shop CA"}}}"#),
+                    // tcp's details, 40 days: within no threshold of either channel.
+                    result(2, details: #"{"tls":{"certificate":{"subject":"CN=shop","not_after":"\#(expiring(2, inDays: 40))"}}}"#),
+                    result(3, details: #"{"certificate":{"not_after":"soon"},"tls":"yes"}"#),
+                    // Renewed badly: another certificate, 2.5 days.
+                    result(4, details: #"{"certificate":{"subject":"CN=shop","not_after":"\#(expiring(4, inDays: 2.5))"}}"#),
+                ]
+                for (index, batch) in batches.enumerated() {
+                    try await fixture.publish([batch])
+                    try await eventually("result \(index) is stored") { try await fixture.storedRows() == index + 1 }
+                }
+                let defaults = try await Self.settle(receiver, count: 2, path: "/default").map(Self.body)
+                #expect(defaults.map { $0["certificate"]?.objectValue?["threshold_days"]?.int64Value ?? 0 } == [7, 3])
+                #expect(defaults.map { $0["certificate"]?.objectValue?["days_left"]?.int64Value ?? -1 } == [5, 2])
+                #expect(defaults.first?["event"] == .string("certificate_expiring"))
+                #expect(defaults.first?["message"] == .string("the certificate expires in 5 days (\(expiring(0, inDays: 5.5))): CN=Shop CA"))
+                #expect(defaults.first?["at"] == .string(Self.time(0)))
+                let month = try await Self.settle(receiver, count: 2, path: "/month").map(Self.body)
+                #expect(month.map { $0["certificate"]?.objectValue?["threshold_days"]?.int64Value ?? 0 } == [30, 30])
+                #expect(receiver.bodies(at: "/downs").isEmpty)
+            }
+        }
+    }
+
     @Test("one down reaches every kind of channel in its own format: webhook, Slack, Discord, Teams, Telegram, ntfy, Gotify, PagerDuty, email over STARTTLS with login, exec")
     func everyKind() async throws {
         try await Fixture.with(monitors: 1) { fixture in
