@@ -61,7 +61,7 @@ struct ChannelTestMethodTests {
         }
     }
 
-    @Test("every kind takes events and reminder_interval_ms, checked by name and range")
+    @Test("every kind takes events, reminder_interval_ms and certificate_expiry_days, checked by name and range")
     func commonOptions() async throws {
         try await Self.with { harness in
             let ok = try await harness.ok("channel.create", """
@@ -74,6 +74,9 @@ struct ChannelTestMethodTests {
                 (#"{"events":[]}"#, "config.events"),
                 (#"{"reminder_interval_ms":1000}"#, "config.reminder_interval_ms"),
                 (#"{"events_url":"ftp://pd.example/"}"#, "config.events_url"),
+                (#"{"certificate_expiry_days":[7,7]}"#, "config.certificate_expiry_days[1]"),
+                (#"{"certificate_expiry_days":[]}"#, "config.certificate_expiry_days"),
+                (#"{"certificate_expiry_days":[-1]}"#, "config.certificate_expiry_days[0]"),
             ]
             for (config, field) in cases {
                 let error = try await harness.error("channel.create", #"{"name":"x","kind":"pagerduty","config":\#(config),"secrets":{"routing_key":"r"}}"#)
