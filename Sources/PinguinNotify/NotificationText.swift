@@ -59,7 +59,9 @@ public struct NotificationText: Sendable, Hashable {
             if let subject = certificate?["subject"]?.stringValue { lines.append("Subject: \(subject)") }
         case "supervisor_suspect":
             let supervisor = payload["supervisor"]?.objectValue
-            title = "Supervisor \(supervisor?["name"]?.stringValue ?? "?") is suspect"
+            let supervisorName = supervisor?["name"]?.stringValue ?? "?"
+            title = supervisor?["state"]?.stringValue == "cleared"
+                ? "Supervisor \(supervisorName) works again" : "Supervisor \(supervisorName) is suspect"
             lines.append(message)
         case "test":
             title = "Test notification from Pinguin"

@@ -75,7 +75,7 @@ public final class PartitionedResultStorage: ResultStorage {
     static let prepareBatch = """
         CREATE TEMP TABLE IF NOT EXISTS results_staging (LIKE results INCLUDING DEFAULTS);
         CREATE TEMP TABLE IF NOT EXISTS results_inserted (monitor_id bigint, scheduled_at timestamptz,
-            location text, status text, slot_ms integer, latency_ms double precision, message text);
+            location text, status text, slot_ms integer, latency_ms double precision, message text, supervisor text);
         TRUNCATE results_staging, results_inserted;
         BEGIN;
         SELECT complete_through FROM results_rollup_state FOR SHARE;
@@ -93,7 +93,7 @@ public final class PartitionedResultStorage: ResultStorage {
                 WHERE EXISTS (SELECT 1 FROM monitors m WHERE m.id = s.monitor_id)
                 ORDER BY monitor_id, scheduled_at, location
                 ON CONFLICT (monitor_id, scheduled_at, location) DO NOTHING
-                RETURNING monitor_id, scheduled_at, location, status, slot_ms, latency_ms, message
+                RETURNING monitor_id, scheduled_at, location, status, slot_ms, latency_ms, message, supervisor
             )
             INSERT INTO results_inserted SELECT * FROM new;
 

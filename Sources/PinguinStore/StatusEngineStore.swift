@@ -90,8 +90,10 @@ enum StatusEngineStore {
                 upsideDown: try row.decode(Bool.self, column: 4))
             monitors[id] = Pending(state: state, policy: policy)
         }
+        // A supervisor whose checks mostly fail at once is suspected: its results are judged with alerts held.
+        let suspicion = try await SupervisorSuspicion.update(connection)
         let rows = try await connection.query("""
-            SELECT monitor_id, (extract(epoch FROM scheduled_at) * 1000000)::bigint, status, message
+            SELECT monitor_id, (extract(epoch FROM scheduled_at) * 1000000)::bigint, status, message, coalesce(supervisor, '')
             FROM results_inserted ORDER BY monitor_id, scheduled_at
             """)
         // Incident writes are gathered per monitor and sent as two statements per batch, however
@@ -106,7 +108,9 @@ enum StatusEngineStore {
             guard var monitor = monitors[id], let status = CheckStatus(rawValue: try row.decode(String.self, column: 2)) else { continue }
             let at = Date(unixMicroseconds: try row.decode(Int64.self, column: 1))
             let message = try row.decode(String.self, column: 3)
-            let step = StatusMachine.apply(StatusInput(scheduledAt: at, status: status, message: message), to: monitor.state, policy: monitor.policy)
+            let held = suspicion.suspected.contains(try row.decode(String.self, column: 4))
+            let step = StatusMachine.apply(
+                StatusInput(scheduledAt: at, status: status, message: message, holdAlerts: held), to: monitor.state, policy: monitor.policy)
             guard step.ignored == nil else { continue }
             monitor.incidentStartedBefore = monitor.state.incidentStartedAt
             monitor.state = step.state
@@ -207,7 +211,7 @@ enum StatusEngineStore {
                 """, [ids, statuses, since, failures, successes, engines])
         }
         // Notifications go into the outbox in this transaction, after the incidents they name.
-        let queued = try await outbox.queue(connection) + CertificateNotices.queue(connection)
+        let queued = try await outbox.queue(connection) + CertificateNotices.queue(connection) + suspicion.queued
         return Decisions(
             changes: changes, incidents: incidents,
             failing: monitors.mapValues { $0.state.isFailing(under: $0.policy) }, queuedNotifications: queued)

@@ -279,8 +279,14 @@ struct NotificationIntegrationTests {
             try await running(ingesters) {
                 // One result per monitor per round, each round stored before the next: the
                 // ingesters share every round, and no monitor's slots can commit out of order.
+                // Each monitor checked from a location of its own: 40 monitors failing through one
+                // supervisor would make it suspect and hold their alerts (see supervisorSuspicion).
                 for minute in 0..<4 {
-                    try await fixture.publish(fixture.monitors.map { Self.slot($0, minute, minute == 3 ? .up : .down) })
+                    try await fixture.publish(fixture.monitors.map { monitor in
+                        var result = Self.slot(monitor, minute, minute == 3 ? .up : .down)
+                        result.supervisor = "sv-\(monitor)"
+                        return result
+                    })
                     try await eventually("round \(minute) is stored") { try await fixture.storedRows() == 40 * (minute + 1) }
                 }
                 let bodies = try await Self.settle(receiver, count: 80).map(Self.body)
@@ -415,6 +421,52 @@ struct NotificationIntegrationTests {
                 #expect(month.map { $0["certificate"]?.objectValue?["threshold_days"]?.int64Value ?? 0 } == [30, 30])
                 #expect(receiver.bodies(at: "/downs").isEmpty)
             }
+        }
+    }
+
+    @Test("most of one supervisor's checks failing at once: one notice about the supervisor, none per monitor; real failures elsewhere still alert")
+    func supervisorSuspicion() async throws {
+        try await Fixture.with(monitors: 22) { fixture in
+            let receiver = try await NotifyReceiver.http()
+            defer { Task { await receiver.stop() } }
+            let (broken, healthy) = (Array(fixture.monitors.prefix(20)), Array(fixture.monitors.suffix(2)))
+            try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/hook"))"}"#, monitors: [])
+            func round(_ minute: Int, broken brokenStatus: CheckStatus, healthy healthyStatus: CheckStatus) -> [CheckResult] {
+                broken.map { id in
+                    var result = Self.slot(id, minute, brokenStatus, brokenStatus == .down ? "connection timed out" : "200 OK")
+                    result.supervisor = "sv-lost"
+                    return result
+                } + healthy.map { id in
+                    var result = Self.slot(id, minute, healthyStatus, healthyStatus == .down ? "503 Service Unavailable" : "200 OK")
+                    result.supervisor = "sv-fine"
+                    return result
+                }
+            }
+            let ingester = fixture.ingester(consumer: "notify", batchSize: 100, workers: 1, notifications: Self.dispatcher(fixture))
+            try await running([ingester]) {
+                let rounds = [round(0, broken: .up, healthy: .up)] + (1...3).map { round($0, broken: .down, healthy: .down) }
+                    + (4...5).map { round($0, broken: .up, healthy: .up) }
+                for (index, results) in rounds.enumerated() {
+                    try await fixture.publish(results)
+                    try await eventually("round \(index) is stored") { try await fixture.storedRows() == 22 * (index + 1) }
+                }
+                let bodies = try await Self.settle(receiver, count: 6).map(Self.body)
+                let suspects = bodies.filter { $0["event"] == .string("supervisor_suspect") }
+                #expect(suspects.map { $0["supervisor"]?.objectValue?["state"]?.stringValue ?? "" } == ["started", "cleared"])
+                #expect(suspects.first?["supervisor"]?.objectValue?["name"] == .string("sv-lost"))
+                #expect(suspects.first?["supervisor"]?.objectValue?["checks"]?.int64Value == 20)
+                #expect(suspects.first?["supervisor"]?.objectValue?["failures"]?.int64Value == 20)
+                #expect(suspects.first?["message"]?.stringValue?.hasPrefix("20 of 20 checks by supervisor sv-lost failed at once") == true)
+                let perMonitor = bodies.filter { $0["event"] != .string("supervisor_suspect") }
+                let alerted = Set(perMonitor.compactMap { $0["monitor"]?.objectValue?["id"]?.int64Value })
+                #expect(alerted == Set(healthy))
+                #expect(perMonitor.map { $0["event"]?.stringValue ?? "" }.sorted() == ["down", "down", "up", "up"])
+            }
+            // The held monitors were down all the same: their statuses and incidents are recorded.
+            let incidents = try await fixture.postgres.query(
+                "SELECT count(*) FROM incidents WHERE monitor_id = ANY($1) AND ended_at IS NOT NULL", [broken])
+            #expect(try incidents[0].decode(Int.self, column: 0) == 20)
+            #expect(try await fixture.postgres.query("SELECT count(*) FROM supervisor_suspicions")[0].decode(Int.self, column: 0) == 0)
         }
     }
 

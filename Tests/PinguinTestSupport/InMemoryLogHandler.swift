@@ -1,3 +1,4 @@
+import Foundation
 public import Logging
 public import Synchronization
 
@@ -17,6 +18,8 @@ public struct InMemoryLogHandler: LogHandler {
 
     public init() {}
 
+    private static let printLevel = ProcessInfo.processInfo.environment["PINGUIN_TEST_LOG"].flatMap(Logger.Level.init(rawValue:))
+
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
@@ -26,6 +29,10 @@ public struct InMemoryLogHandler: LogHandler {
         var merged = metadata
         if let extra = event.metadata { merged.merge(extra) { _, new in new } }
         let record = Record(level: event.level, message: event.message.description, metadata: merged)
+        // PINGUIN_TEST_LOG=warning (or another level) also prints records from that level up, for debugging.
+        if let level = Self.printLevel, event.level >= level {
+            FileHandle.standardError.write(Data("[\(event.level)] \(record.message) \(merged)\n".utf8))
+        }
         Self.records.withLock { records in
             if records.count >= 10_000 { records.removeFirst(5_000) }
             records.append(record)
