@@ -103,12 +103,20 @@ enum StatusEngineStore {
         var created: [Int64: [NewIncident]] = [:]
         var changes: [StatusChange] = []
         var outbox = OutboxNotices()
+        // Dependencies are judged before their dependents; a dependent is held while one is down or failing.
+        var batch: [Int64: [(at: Date, status: CheckStatus, message: String, supervisor: String)]] = [:]
         for row in rows {
-            let id = try row.decode(Int64.self, column: 0)
-            guard var monitor = monitors[id], let status = CheckStatus(rawValue: try row.decode(String.self, column: 2)) else { continue }
-            let at = Date(unixMicroseconds: try row.decode(Int64.self, column: 1))
-            let message = try row.decode(String.self, column: 3)
-            let held = suspicion.suspected.contains(try row.decode(String.self, column: 4))
+            guard let status = CheckStatus(rawValue: try row.decode(String.self, column: 2)) else { continue }
+            batch[try row.decode(Int64.self, column: 0), default: []].append((
+                Date(unixMicroseconds: try row.decode(Int64.self, column: 1)), status, try row.decode(String.self, column: 3),
+                try row.decode(String.self, column: 4)))
+        }
+        let holds = try await DependencyHolds.load(connection, monitors: Set(batch.keys))
+        var heldIncidents: [Int64: Int64] = [:]   // monitor → the dependency that held its new incident
+        for (id, at, status, message, supervisor) in holds.order(Array(batch.keys)).flatMap({ id in batch[id]!.map { (id, $0.at, $0.status, $0.message, $0.supervisor) } }) {
+            guard var monitor = monitors[id] else { continue }
+            let holdingDependency = holds.holdingDependency(of: id) { monitors[$0]?.state }
+            let held = suspicion.suspected.contains(supervisor) || holdingDependency != nil
             let step = StatusMachine.apply(
                 StatusInput(scheduledAt: at, status: status, message: message, holdAlerts: held), to: monitor.state, policy: monitor.policy)
             guard step.ignored == nil else { continue }
@@ -116,6 +124,7 @@ enum StatusEngineStore {
             monitor.state = step.state
             monitor.changed = true
             let openHere = created[id]?.lastIndex { $0.endedAt == nil }
+            if case .open? = step.incident, let holdingDependency { heldIncidents[id] = holdingDependency }
             switch step.incident {
             case .open(let startedAt, let firstMessage)?:
                 created[id, default: []].append(NewIncident(
@@ -176,6 +185,7 @@ enum StatusEngineStore {
                 """, [sorted.map(\.key), sorted.map { Int64($0.value.addedFailures) }, sorted.map { $0.value.lastMessage != nil },
                       sorted.map { $0.value.lastMessage ?? "" }, sorted.map { $0.value.endedAt?.unixMicroseconds ?? -1 }]), onlyClosed: true)
         }
+        let existingCount = incidents.count
         let opened = created.sorted { $0.key < $1.key }.flatMap { id, incidents in incidents.map { (id, $0) } }
         if !opened.isEmpty {
             try collect(try await connection.query("""
@@ -191,6 +201,10 @@ enum StatusEngineStore {
                       opened.map(\.1.lastMessage), opened.map { Int64($0.1.failedChecks) }, opened.map { $0.1.endedAt?.unixMicroseconds ?? -1 }]),
                 onlyClosed: false)
         }
+        // Incidents opened in this batch (the INSERT's, after those of the UPDATE) while a dependency held them.
+        try await DependencyHolds.linkIncidents(connection, incidents.suffix(from: existingCount).compactMap { update in
+            heldIncidents[update.monitorID].map { (update.id, $0) }
+        })
         var ids: [Int64] = [], statuses: [String] = [], since: [Int64] = [], failures: [Int64] = [], successes: [Int64] = [], engines: [String] = []
         for (id, monitor) in monitors.sorted(by: { $0.key < $1.key }) where monitor.changed {
             ids.append(id)

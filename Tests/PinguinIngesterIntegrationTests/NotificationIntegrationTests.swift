@@ -470,6 +470,48 @@ struct NotificationIntegrationTests {
         }
     }
 
+    @Test("dependencies: servers behind a router that fails page once, for the router; their incidents point to its; a server still down when the router is back is announced then")
+    func dependencies() async throws {
+        try await Fixture.with(monitors: 4) { fixture in
+            let receiver = try await NotifyReceiver.http()
+            defer { Task { await receiver.stop() } }
+            // The router has the highest id: the engine must judge it first all the same.
+            let (web1, web2, db, router) = (fixture.monitors[0], fixture.monitors[1], fixture.monitors[2], fixture.monitors[3])
+            _ = try await fixture.postgres.query(
+                "INSERT INTO monitor_dependencies (monitor_id, depends_on) VALUES ($1, $3), ($2, $3)", [web1, web2, router])
+            try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/hook"))"}"#, monitors: [])
+            func round(_ minute: Int, router routerStatus: CheckStatus, web1 web1Status: CheckStatus, web2 web2Status: CheckStatus) -> [CheckResult] {
+                [Self.slot(router, minute, routerStatus), Self.slot(web1, minute, web1Status), Self.slot(web2, minute, web2Status),
+                 Self.slot(db, minute, .up)]
+            }
+            let ingester = fixture.ingester(consumer: "notify", batchSize: 100, workers: 1, notifications: Self.dispatcher(fixture))
+            try await running([ingester]) {
+                let rounds = [round(0, router: .up, web1: .up, web2: .up)] + (1...3).map { round($0, router: .down, web1: .down, web2: .down) }
+                    + [round(4, router: .up, web1: .up, web2: .down)]
+                for (index, results) in rounds.enumerated() {
+                    try await fixture.publish(results)
+                    try await eventually("round \(index) is stored") { try await fixture.storedRows() == 4 * (index + 1) }
+                }
+                let bodies = try await Self.settle(receiver, count: 3).map(Self.body)
+                let sent = bodies.map { "\($0["event"]?.stringValue ?? "") \($0["monitor"]?.objectValue?["id"]?.int64Value ?? 0)" }
+                // Order holds per monitor; the router's up and web2's down of the same batch may arrive either way round.
+                #expect(sent.first == "down \(router)")
+                #expect(sent.sorted() == ["down \(router)", "down \(web2)", "up \(router)"].sorted())
+                // web2's outage began with the router's, at minute 1: the announcement says so.
+                #expect(bodies.last?["incident"]?.objectValue?["started_at"] == .string(Self.time(1)))
+            }
+            let incidents = try await fixture.postgres.query(
+                "SELECT monitor_id, caused_by, ended_at IS NULL FROM incidents ORDER BY monitor_id").map {
+                    (try $0.decode(Int64.self, column: 0), try $0.decode(Int64?.self, column: 1), try $0.decode(Bool.self, column: 2))
+                }
+            let routerIncident = try await fixture.postgres.query("SELECT id FROM incidents WHERE monitor_id = $1", [router])[0].decode(Int64.self, column: 0)
+            #expect(incidents.count == 3)
+            #expect(incidents.first { $0.0 == web1 }.map { $0.1 == routerIncident && !$0.2 } == true)
+            #expect(incidents.first { $0.0 == web2 }.map { $0.1 == routerIncident && $0.2 } == true)
+            #expect(incidents.first { $0.0 == router }.map { $0.1 == nil && !$0.2 } == true)
+        }
+    }
+
     @Test("one down reaches every kind of channel in its own format: webhook, Slack, Discord, Teams, Telegram, ntfy, Gotify, PagerDuty, email over STARTTLS with login, exec")
     func everyKind() async throws {
         try await Fixture.with(monitors: 1) { fixture in
