@@ -20,7 +20,7 @@ public enum ControlPlaneMethods {
         }
         MonitorMethods.register(into: &router, store: monitors, catalogue: catalogue, changed: changed, actor: actor)
         MonitorRunMethod.register(into: &router, store: monitors, redis: redis, hub: hub, actor: actor)
-        ResultMethods.register(into: &router, storage: PartitionedResultStorage(client: client, logger: logger))
+        ResultMethods.register(into: &router, storage: PartitionedResultStorage(client: client, logger: logger), incidents: IncidentStore(client: client))
         IncidentMethods.register(into: &router, store: IncidentStore(client: client))
         ChannelMethods.register(into: &router, store: ChannelStore(client: client), actor: actor)
         NotificationMethods.register(into: &router, store: OutboxStore(client: client))

@@ -140,7 +140,7 @@ public enum OpenRPCDocument {
               "items": {
                 "type": "string"
               },
-              "description": "What an operator should look at, one line each: a supervisor without a heartbeat for 30 s or more (registrations are deleted after a day), a plugin marked failed after a crash loop (with its restarts, next try and last error), a kind whose config schema does not compile, Redis unreachable. Empty when nothing is wrong. `healthy` only says whether PostgreSQL and Redis answer."
+              "description": "What an operator should look at, one line each: a supervisor without a heartbeat for 30 s or more (registrations are deleted after a day), a plugin marked failed after a crash loop (with its restarts, next try and last error), a kind whose config schema does not compile, Redis unreachable, a supervisor suspected because most of its checks fail at once (proto-docs/status.md), notifications that failed for good in the last 24 hours. Empty when nothing is wrong. `healthy` only says whether PostgreSQL and Redis answer."
             },
             "events": {
               "type": "object",
@@ -1602,7 +1602,9 @@ public enum OpenRPCDocument {
                   "up_ms",
                   "down_ms",
                   "excluded_ms",
-                  "checks"
+                  "checks",
+                  "incidents",
+                  "incident_ms"
                 ],
                 "properties": {
                   "monitor_id": {
@@ -1626,6 +1628,14 @@ public enum OpenRPCDocument {
                   },
                   "checks": {
                     "type": "integer"
+                  },
+                  "incidents": {
+                    "type": "integer",
+                    "description": "Incidents that overlap the range (proto-docs/status.md)."
+                  },
+                  "incident_ms": {
+                    "type": "integer",
+                    "description": "Their time within the range; an open incident counts up to now."
                   }
                 }
               }
@@ -1665,7 +1675,9 @@ public enum OpenRPCDocument {
                   "up_ms": 86280000,
                   "down_ms": 60000,
                   "excluded_ms": 0,
-                  "checks": 1440
+                  "checks": 1440,
+                  "incidents": 1,
+                  "incident_ms": 60000
                 }
               ]
             }

@@ -5,7 +5,7 @@ public import PinguinWire
 
 /// `result.list`, `uptime.get` and `latency.get` over the result storage.
 public enum ResultMethods {
-    public static func register(into router: inout JSONRPCRouter, storage: any ResultStorage) {
+    public static func register(into router: inout JSONRPCRouter, storage: any ResultStorage, incidents: IncidentStore) {
         router.register("result.list") { request in
             await MonitorMethods.run { () throws(JSONRPCError) -> JSONValue in
                 var params = try NamedParams(request.params, method: request.method)
@@ -36,6 +36,7 @@ public enum ResultMethods {
                 let (from, to) = try range(&params, defaultSpan: 86_400)
                 try params.rejectUnknown()
                 let uptime = try await MonitorMethods.storeCall { try await storage.uptime(monitorIDs: ids, from: from, to: to) }
+                let incidentSummaries = try await MonitorMethods.storeCall { try await incidents.summaries(monitorIDs: ids, from: from, to: to) }
                 let order = ids ?? uptime.keys.sorted()
                 var object = JSONObject()
                 object.append("from", .string(RFC3339.string(from)))
@@ -46,6 +47,7 @@ public enum ResultMethods {
                         "monitor_id": .int(id), "uptime": entry.ratio.map(JSONValue.double) ?? .null,
                         "up_ms": .int(entry.upMilliseconds), "down_ms": .int(entry.downMilliseconds),
                         "excluded_ms": .int(entry.excludedMilliseconds), "checks": .int(entry.checks),
+                        "incidents": .int(incidentSummaries[id]?.count ?? 0), "incident_ms": .int(incidentSummaries[id]?.milliseconds ?? 0),
                     ]))
                 }))
                 return .object(object)

@@ -38,11 +38,36 @@ public struct IncidentFilter: Sendable, Hashable {
 }
 
 /// Incidents in PostgreSQL, read side. The status engine writes them.
+/// A monitor's incidents within a range.
+public struct IncidentSummary: Sendable, Hashable {
+    public var count: Int
+    /// Their time within the range, in milliseconds.
+    public var milliseconds: Int64
+}
+
 public struct IncidentStore: Sendable {
     public let client: PostgresClient
 
     public init(client: PostgresClient) {
         self.client = client
+    }
+
+    /// Per monitor, the incidents that overlap `from`…`to`: how many, and their time within the
+    /// range (an open one counts up to now), for uptime reports.
+    public func summaries(monitorIDs: [Int64]?, from: Date, to: Date) async throws -> [Int64: IncidentSummary] {
+        let rows = try await client.query("""
+            SELECT monitor_id, count(*),
+                   coalesce(sum(greatest(extract(epoch FROM least(coalesce(ended_at, now()), $3) - greatest(started_at, $2)), 0) * 1000), 0)::bigint
+            FROM incidents
+            WHERE ($1::bigint[] IS NULL OR monitor_id = ANY($1)) AND started_at < $3 AND (ended_at IS NULL OR ended_at > $2)
+            GROUP BY monitor_id
+            """, [monitorIDs, from, to])
+        var summaries: [Int64: IncidentSummary] = [:]
+        for row in rows {
+            let id = try row.decode(Int64.self, column: 0)
+            summaries[id] = IncidentSummary(count: try row.decode(Int.self, column: 1), milliseconds: try row.decode(Int64.self, column: 2))
+        }
+        return summaries
     }
 
     static let columns = """

@@ -50,7 +50,7 @@ public enum Tables {
 
     /// `names` maps monitor ids to `namespace/name` when the caller looked them up.
     public static func uptime(_ rows: [JSONObject], names: [Int64: String] = [:]) -> TextTable {
-        var table = TextTable(headers: ["ID", "MONITOR", "UPTIME", "UP", "DOWN", "EXCLUDED", "CHECKS"])
+        var table = TextTable(headers: ["ID", "MONITOR", "UPTIME", "UP", "DOWN", "EXCLUDED", "CHECKS", "INCIDENTS"])
         for row in rows {
             let id = row["monitor_id"]?.int64Value
             var uptime = "-"
@@ -63,6 +63,7 @@ public enum Tables {
                 duration(row["down_ms"], rough: true),
                 duration(row["excluded_ms"], rough: true),
                 row["checks"]?.displayText ?? "-",
+                row["incidents"]?.displayText ?? "-",
             ])
         }
         return table

@@ -42,16 +42,19 @@ enum ControlMethods {
                 "redis": .string(report.redis),
                 "storage": .object(storage),
             ])
+            let stored = (try? await StoredProblems.load(client: client)) ?? []
             // Without Redis, its figures are unknown (null); asking would only wait for timeouts.
             if report.redisReachable {
                 let snapshot = try? await catalogue.snapshot()
                 health.append("supervisors", .array((snapshot?.supervisors ?? []).map { .object($0) }))
-                health.append("problems", .array((snapshot?.problems ?? []).map { .string($0) }))
+                health.append("problems", .array(((snapshot?.problems ?? []) + stored).map { .string($0) }))
                 health.append("queues", .object(await queues(redisClient)))
                 health.append("scheduler", await scheduler(redisClient))
             } else {
                 health.append("supervisors", .null)
-                health.append("problems", .array([.string("Redis is unreachable: supervisors, queues and the scheduler are unknown")]))
+                health.append("problems", .array(([
+                    "Redis is unreachable: supervisors, queues and the scheduler are unknown",
+                ] + stored).map { .string($0) }))
                 health.append("queues", .null)
                 health.append("scheduler", .null)
             }

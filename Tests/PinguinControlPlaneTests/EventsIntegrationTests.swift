@@ -47,7 +47,7 @@ private struct System {
                     EventMethods.register(into: &router, hub: hub)
                     PluginMethods.register(into: &router, catalogue: catalogue)
                     let storage = PartitionedResultStorage(client: client, logger: logger)
-                    ResultMethods.register(into: &router, storage: storage)
+                    ResultMethods.register(into: &router, storage: storage, incidents: IncidentStore(client: client))
                     var serverConfiguration = ControlPlaneServer.Configuration()
                     serverConfiguration.unixSocketPath = folder + "/p.sock"
                     serverConfiguration.tcpHost = nil

@@ -28,8 +28,15 @@ struct ResultMethodsTests {
                                            latencyMilliseconds: Double(i % 100 + 1), message: "r\(i)", details: #"{"i":\#(i)}"#))
             }
             _ = try await storage.write(results)
+            // Incidents: one inside the range (10 min), one from before it (5 min inside), one after it.
+            _ = try await client.query("""
+                INSERT INTO incidents (monitor_id, started_at, ended_at) VALUES
+                    ($1, $2::timestamptz + interval '60 minutes', $2::timestamptz + interval '70 minutes'),
+                    ($1, $2::timestamptz - interval '5 minutes', $2::timestamptz + interval '5 minutes'),
+                    ($1, $2::timestamptz + interval '300 minutes', NULL)
+                """, [monitor, start])
             var router = JSONRPCRouter()
-            ResultMethods.register(into: &router, storage: storage)
+            ResultMethods.register(into: &router, storage: storage, incidents: IncidentStore(client: client))
             let from = RFC3339.string(start), to = RFC3339.string(start.addingTimeInterval(250 * 60))
 
             // Pages of 100, newest first, cursor passed back verbatim.
@@ -50,6 +57,9 @@ struct ResultMethodsTests {
             #expect(entries[0]["down_ms"] == .number(String(25 * 60_000)))
             #expect(entries[0]["uptime"]?.doubleValue == 0.9)
             #expect(entries[1]["uptime"] == .null)  // no data for 999: null, not 0 or 1
+            #expect(entries[0]["incidents"] == .number("2"))
+            #expect(entries[0]["incident_ms"] == .number(String(15 * 60_000)))
+            #expect(entries[1]["incidents"] == .number("0") && entries[1]["incident_ms"] == .number("0"))
 
             let latency = try #require(try await call(router, "latency.get", #"{"monitor_id":\#(monitor),"from":"\#(from)","to":"\#(to)"}"#).get().objectValue)
             #expect(latency["count"] == .number("250"))

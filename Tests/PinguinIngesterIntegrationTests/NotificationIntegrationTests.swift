@@ -229,6 +229,8 @@ struct NotificationIntegrationTests {
                 let exhausted = settled.first { $0.0 == gone }
                 #expect(exhausted?.1 == "failed" && exhausted?.2 == 7)
                 #expect(exhausted?.3 == "the receiver answered HTTP 503: status 503")
+                #expect(try await StoredProblems.load(client: fixture.postgres)
+                    == ["2 notifications failed for good in the last 24 hours (notification.list with state failed says why)"])
             }
         }
     }
@@ -449,6 +451,13 @@ struct NotificationIntegrationTests {
                 for (index, results) in rounds.enumerated() {
                     try await fixture.publish(results)
                     try await eventually("round \(index) is stored") { try await fixture.storedRows() == 22 * (index + 1) }
+                    if index == 3 {
+                        // system.health lists it meanwhile.
+                        let problems = try await StoredProblems.load(client: fixture.postgres)
+                        #expect(problems.count == 1, "\(problems)")
+                        #expect(problems.first?.hasPrefix("supervisor sv-lost is suspect since ") == true)
+                        #expect(problems.first?.hasSuffix(": 20 of 20 checks failed at once; alerts from its checks are held back") == true)
+                    }
                 }
                 let bodies = try await Self.settle(receiver, count: 6).map(Self.body)
                 let suspects = bodies.filter { $0["event"] == .string("supervisor_suspect") }
