@@ -34,27 +34,26 @@ enum SupervisorSuspicion {
             """)
         let rows = try await connection.query("""
             WITH batch AS (
-                SELECT supervisor, date_trunc('minute', max(scheduled_at)) AS newest, array_agg(DISTINCT monitor_id) AS monitors
+                SELECT supervisor, date_trunc('minute', max(scheduled_at)) AS newest
                 FROM results_inserted WHERE coalesce(supervisor, '') <> '' GROUP BY supervisor
             )
-            SELECT b.supervisor, b.monitors,
+            SELECT b.supervisor,
                    coalesce(sum(c.checks) FILTER (WHERE c.minute = b.newest), 0)::bigint,
                    coalesce(sum(c.failures) FILTER (WHERE c.minute = b.newest), 0)::bigint,
                    coalesce(sum(c.checks), 0)::bigint, coalesce(sum(c.failures), 0)::bigint,
                    (SELECT s.supervisor IS NOT NULL FROM supervisor_suspicions s WHERE s.supervisor = b.supervisor)
             FROM batch b
             LEFT JOIN supervisor_checks c ON c.supervisor = b.supervisor AND c.minute BETWEEN b.newest - interval '1 minute' AND b.newest
-            GROUP BY b.supervisor, b.monitors
+            GROUP BY b.supervisor, b.newest
             ORDER BY b.supervisor
             """)
         var suspected: Set<String> = []
         var queued = 0
         for row in rows {
             let supervisor = try row.decode(String.self, column: 0)
-            let monitors = try row.decode([Int64].self, column: 1)
-            let newest = (checks: try row.decode(Int.self, column: 2), failures: try row.decode(Int.self, column: 3))
-            let both = (checks: try row.decode(Int.self, column: 4), failures: try row.decode(Int.self, column: 5))
-            var isSuspected = try row.decode(Bool?.self, column: 6) ?? false
+            let newest = (checks: try row.decode(Int.self, column: 1), failures: try row.decode(Int.self, column: 2))
+            let both = (checks: try row.decode(Int.self, column: 3), failures: try row.decode(Int.self, column: 4))
+            var isSuspected = try row.decode(Bool?.self, column: 5) ?? false
             let counted = newest.checks >= minimumChecks ? newest : both
             if counted.checks >= minimumChecks {
                 let share = Double(counted.failures) / Double(counted.checks)
@@ -65,14 +64,14 @@ enum SupervisorSuspicion {
                         """, [supervisor, Int64(counted.checks), Int64(counted.failures)])
                     isSuspected = true
                     if let since = try started.first?.decode(Int64.self, column: 0) {
-                        queued += try await notify(connection, supervisor: supervisor, state: "started", since: since, counted: counted, monitors: monitors)
+                        queued += try await notify(connection, supervisor: supervisor, state: "started", since: since, counted: counted)
                     }
                 } else if isSuspected, share < clearShare {
                     let ended = try await connection.query(
                         "DELETE FROM supervisor_suspicions WHERE supervisor = $1 RETURNING (extract(epoch FROM since) * 1000000)::bigint", [supervisor])
                     isSuspected = false
                     if let since = try ended.first?.decode(Int64.self, column: 0) {
-                        queued += try await notify(connection, supervisor: supervisor, state: "cleared", since: since, counted: counted, monitors: monitors)
+                        queued += try await notify(connection, supervisor: supervisor, state: "cleared", since: since, counted: counted)
                     }
                 }
             }
@@ -91,8 +90,7 @@ enum SupervisorSuspicion {
     /// One notification per channel that takes `supervisor_suspect` and alerts for at least one of
     /// the monitors the supervisor checked in this batch.
     private static func notify(
-        _ connection: PostgresConnection, supervisor: String, state: String, since: Int64, counted: (checks: Int, failures: Int),
-        monitors: [Int64]
+        _ connection: PostgresConnection, supervisor: String, state: String, since: Int64, counted: (checks: Int, failures: Int)
     ) async throws -> Int {
         let message = state == "started"
             ? "\(counted.failures) of \(counted.checks) checks by supervisor \(supervisor) failed at once: its own network or host is the likelier fault; alerts from its checks are held back until they succeed again"
@@ -109,13 +107,14 @@ enum SupervisorSuspicion {
                            'channel', jsonb_build_object('id', c.id, 'name', c.name))
                 FROM notification_channels c
                 WHERE \(OutboxSQL.takesEvent("c", event: "'supervisor_suspect'"))
-                  AND EXISTS (SELECT 1 FROM monitors m WHERE m.id = ANY($7::bigint[]) AND \(OutboxSQL.channelTakes("c", monitor: "m")))
+                  AND EXISTS (SELECT 1 FROM results_inserted r JOIN monitors m ON m.id = r.monitor_id
+                              WHERE r.supervisor = $1 AND \(OutboxSQL.channelTakes("c", monitor: "m")))
                 ORDER BY c.id
                 ON CONFLICT (dedupe_key) DO NOTHING
                 RETURNING 1
             )
             SELECT count(*) FROM inserted
-            """, [supervisor, since, state, message, Int64(counted.checks), Int64(counted.failures), monitors])
+            """, [supervisor, since, state, message, Int64(counted.checks), Int64(counted.failures)])
         return try rows[0].decode(Int.self, column: 0)
     }
 }
