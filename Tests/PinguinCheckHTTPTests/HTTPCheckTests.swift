@@ -332,9 +332,12 @@ struct HTTPCheckTests {
         let f = try await fixture()
         let url = "http://127.0.0.1:\(f.plain)/"
         for _ in 0..<2 { #expect(try await run(url).details["new_connections"] == .int(1)) }
-        _ = try await run(url, #"{"fresh_connection":false}"#)
-        let reused = try await run(url, #"{"fresh_connection":false}"#)
-        #expect(reused.details["new_connections"] == .int(0), "\(reused.details)")
+        // Other tests of the suite run at once through the same plugin process, and libcurl's
+        // connection cache may drop an idle connection under that load (seen once in a full run):
+        // of four checks in a row, all but the first may reuse, and at least one must.
+        var counts: [JSONValue?] = []
+        for _ in 0..<4 { counts.append(try await run(url, #"{"fresh_connection":false}"#).details["new_connections"]) }
+        #expect(counts.dropFirst().contains(.int(0)), "\(counts)")
     }
 
     @Test("many checks at once on one plugin process")

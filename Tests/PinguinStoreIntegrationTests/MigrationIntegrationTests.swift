@@ -8,8 +8,12 @@ import Testing
 private let pinguinTables = [
     "monitors", "monitor_state", "notification_channels", "monitor_channels", "incidents", "notification_outbox",
     "maintenance_windows", "api_tokens", "audit_log", "settings", "results", "results_rejected",
-    "results_rollup_1m", "results_rollup_1h", "results_rollup_1d",
+    "results_rollup_1m", "results_rollup_1h", "results_rollup_1d", "supervisor_checks", "supervisor_suspicions",
+    "monitor_dependencies",
 ]
+
+/// Every migration's version, oldest first (1 to 6 as this is written).
+private let versions = Migrations.all.map(\.version)
 
 private func tableCount(_ client: PostgresClient) async throws -> Int {
     try await client.query(
@@ -25,15 +29,15 @@ struct MigrationIntegrationTests {
             let client = PostgresClient(configuration, logger: TestServices.logger())
             let runner = MigrationRunner(client: client, logger: TestServices.logger())
             #expect(try await runner.status().allSatisfy { $0.appliedAt == nil })
-            #expect(try await runner.up() == [1, 2, 3])
+            #expect(try await runner.up() == versions)
             #expect(try await runner.up() == [])
             #expect(try await tableCount(client) == pinguinTables.count)
-            #expect(try await runner.currentVersion() == 3)
-            #expect(try await runner.down(to: 0) == [3, 2, 1])
+            #expect(try await runner.currentVersion() == versions.last)
+            #expect(try await runner.down(to: 0) == versions.reversed())
             #expect(try await tableCount(client) == 0)
             let functions = try await client.query("SELECT count(*) FROM pg_proc WHERE proname LIKE 'pinguin_%'")
             #expect(try functions[0].decode(Int.self, column: 0) == 0)
-            #expect(try await runner.up() == [1, 2, 3])
+            #expect(try await runner.up() == versions)
             #expect(try await tableCount(client) == pinguinTables.count)
             await client.close()
         }
@@ -46,18 +50,18 @@ struct MigrationIntegrationTests {
             let id = try await fixture.monitor("populated")
             let now = Date()
             _ = try await fixture.storage.write([CheckResult(monitorID: id, scheduledAt: now, status: .up, slotMilliseconds: 60_000)])
-            #expect(try await runner.down(to: 1) == [3, 2])
+            #expect(try await runner.down(to: 1) == Array(versions.dropFirst().reversed()))
             // Monitors survive reverting the results migration.
             let names = try await fixture.client.query("SELECT name FROM monitors")
             #expect(try names.map { try $0.decode(String.self, column: 0) } == ["populated"])
-            #expect(try await runner.up() == [2, 3])
+            #expect(try await runner.up() == Array(versions.dropFirst()))
             // The storage must learn that partitions are gone: a new storage object writes fine.
             let fresh = PartitionedResultStorage(client: fixture.client, logger: TestServices.logger())
             let outcome = try await fresh.write([CheckResult(monitorID: id, scheduledAt: now, status: .up, slotMilliseconds: 60_000)])
             #expect(outcome.inserted == 1)
-            #expect(try await runner.down(to: 0) == [3, 2, 1])
+            #expect(try await runner.down(to: 0) == versions.reversed())
             #expect(try await tableCount(fixture.client) == 0)
-            #expect(try await runner.up() == [1, 2, 3])
+            #expect(try await runner.up() == versions)
         }
     }
 
@@ -71,9 +75,9 @@ struct MigrationIntegrationTests {
                 }
                 return try await group.reduce(into: [Int]()) { $0 += $1 }
             }
-            #expect(applied.sorted() == [1, 2, 3])
+            #expect(applied.sorted() == versions)
             let rows = try await clients[0].query("SELECT count(*) FROM schema_migrations")
-            #expect(try rows[0].decode(Int.self, column: 0) == 3)
+            #expect(try rows[0].decode(Int.self, column: 0) == versions.count)
             for client in clients { await client.close() }
         }
     }
