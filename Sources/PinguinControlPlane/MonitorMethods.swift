@@ -48,6 +48,7 @@ public enum MonitorMethods {
                 draft.upsideDown = try params.bool("upside_down") ?? false
                 draft.enabled = try params.bool("enabled") ?? true
                 draft.paused = try params.bool("paused") ?? false
+                draft.dependsOn = try params.integers("depends_on", maxCount: MonitorStore.maximumDependencies) ?? []
                 try params.rejectUnknown()
                 guard draft.timeoutMilliseconds <= draft.intervalMilliseconds else {
                     throw .invalidParams("timeout_ms must not exceed interval_ms", field: "timeout_ms")
@@ -78,6 +79,7 @@ public enum MonitorMethods {
                 changes.description = try params.string("description", maxLength: 10_000)
                 changes.upsideDown = try params.bool("upside_down")
                 changes.enabled = try params.bool("enabled")
+                changes.dependsOn = try params.integers("depends_on", maxCount: MonitorStore.maximumDependencies)
                 try params.rejectUnknown()
                 guard !changes.changedFields.isEmpty else { throw .invalidParams("nothing to change", field: "params") }
                 var warnings: [String] = []
@@ -184,7 +186,28 @@ public enum MonitorMethods {
 
     /// Runs a store call, turning database errors into JSON-RPC errors that name what is wrong.
     static func storeCall<T>(_ body: () async throws -> T) async throws(JSONRPCError) -> T {
-        try await StoreErrors.translate(subject: "monitor", constraintFields: constraintFields, body)
+        try await StoreErrors.translate(subject: "monitor", constraintFields: constraintFields) {
+            do {
+                return try await body()
+            } catch let error as MonitorDependencyError {
+                throw dependencyError(error)
+            }
+        }
+    }
+
+    /// A refused `depends_on`, in the words of ``ChannelMethods/unknownMonitors(_:)``.
+    static func dependencyError(_ error: MonitorDependencyError) -> JSONRPCError {
+        let ids = error.monitorIDs.map(String.init)
+        switch error.code {
+        case .unknownMonitors:
+            return .invalidParams("depends_on names monitors that do not exist: \(ids.joined(separator: ", "))", field: "depends_on")
+        case .dependsOnItself:
+            return .invalidParams("depends_on names the monitor itself: a monitor cannot depend on itself", field: "depends_on")
+        case .cycle:
+            return .invalidParams("depends_on would make a cycle: \(ids.joined(separator: " → "))", field: "depends_on")
+        default:  // .tooMany
+            return .invalidParams("depends_on names more than \(MonitorStore.maximumDependencies) monitors", field: "depends_on")
+        }
     }
 
     static func run(_ body: () async throws(JSONRPCError) -> JSONValue) async -> Result<JSONValue, JSONRPCError> {
@@ -219,6 +242,7 @@ public enum MonitorMethods {
         object.append("paused", .bool(record.paused))
         object.append("tags", .array(record.tags.map { .string($0) }))
         object.append("locations", .array(record.locations.map { .string($0) }))
+        object.append("depends_on", .array(record.dependsOn.map { .int($0) }))
         object.append("description", .string(record.description))
         object.append("version", .int(record.version))
         object.append("created_at", .string(RFC3339.string(record.createdAt)))

@@ -615,6 +615,19 @@ public enum OpenRPCDocument {
             "default": false
           },
           "description": "Create it paused."
+        },
+        {
+          "name": "depends_on",
+          "schema": {
+            "type": "array",
+            "items": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "maxItems": 20,
+            "default": []
+          },
+          "description": "Ids of monitors this one depends on (at most 20; duplicates are collapsed). While any of these monitors is down or failing, this monitor's alerts are held back and its incidents point to the dependency's incident (proto-docs/status.md). Each must exist, a monitor cannot depend on itself, and no chain of dependencies may lead back to it: such lists are refused with error.data.field depends_on."
         }
       ],
       "result": {
@@ -685,6 +698,7 @@ public enum OpenRPCDocument {
               "created_at": "2026-11-22T03:00:00.000Z",
               "updated_at": "2026-11-22T03:00:00.000Z",
               "locations": [],
+              "depends_on": [],
               "status": {
                 "state": "pending",
                 "since": null,
@@ -1071,6 +1085,18 @@ public enum OpenRPCDocument {
             "type": "boolean",
             "default": true
           }
+        },
+        {
+          "name": "depends_on",
+          "schema": {
+            "type": "array",
+            "items": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "maxItems": 20
+          },
+          "description": "Ids of monitors this one depends on (at most 20; duplicates are collapsed); replaces the list, [] removes them all. While any of these monitors is down or failing, this monitor's alerts are held back and its incidents point to the dependency's incident (proto-docs/status.md). Each must exist, a monitor cannot depend on itself, and no chain of dependencies may lead back to it: such lists are refused with error.data.field depends_on."
         }
       ],
       "result": {
@@ -1094,6 +1120,65 @@ public enum OpenRPCDocument {
         },
         {
           "$ref": "#/components/errors/Unavailable"
+        }
+      ],
+      "examples": [
+        {
+          "name": "depends on another monitor",
+          "params": [
+            {
+              "name": "id",
+              "value": 2
+            },
+            {
+              "name": "version",
+              "value": 1
+            },
+            {
+              "name": "depends_on",
+              "value": [
+                1
+              ]
+            }
+          ],
+          "result": {
+            "name": "monitor",
+            "value": {
+              "id": 2,
+              "namespace": "default",
+              "name": "checkout",
+              "kind": "http",
+              "target": "https://example.test/checkout",
+              "config": {},
+              "interval_ms": 60000,
+              "timeout_ms": 10000,
+              "retry_interval_ms": 20000,
+              "failure_threshold": 3,
+              "recovery_threshold": 1,
+              "upside_down": false,
+              "enabled": true,
+              "paused": false,
+              "tags": [
+                "web"
+              ],
+              "description": "",
+              "version": 2,
+              "created_at": "2026-11-22T03:00:00.000Z",
+              "updated_at": "2026-11-22T03:05:00.000Z",
+              "locations": [],
+              "depends_on": [
+                1
+              ],
+              "status": {
+                "state": "pending",
+                "since": null,
+                "last_status": null,
+                "last_latency_ms": null,
+                "last_message": null,
+                "last_checked_at": null
+              }
+            }
+          }
         }
       ]
     },
@@ -3768,6 +3853,7 @@ public enum OpenRPCDocument {
           "created_at",
           "updated_at",
           "locations",
+          "depends_on",
           "status"
         ],
         "properties": {
@@ -3840,6 +3926,13 @@ public enum OpenRPCDocument {
               "type": "string"
             },
             "description": "Supervisor locations allowed to run it; empty means any."
+          },
+          "depends_on": {
+            "type": "array",
+            "items": {
+              "type": "integer"
+            },
+            "description": "Ids of the monitors this one depends on, sorted. While any of these monitors is down or failing, this monitor's alerts are held back and its incidents point to the dependency's incident (proto-docs/status.md)."
           },
           "status": {
             "type": "object",

@@ -20,6 +20,8 @@ public struct MonitorDraft: Sendable, Hashable {
     public var upsideDown = false
     public var enabled = true
     public var paused = false
+    /// Monitors whose failure holds this one's alerts back (``MonitorDependencyError`` lists what is refused).
+    public var dependsOn: [Int64] = []
 
     public init(name: String, kind: String, target: String) {
         self.name = name
@@ -74,6 +76,8 @@ public struct MonitorRecord: Sendable, Hashable {
     public var locations: [String]
     /// What the status engine last decided; nil before its first result.
     public var state: MonitorStateSummary?
+    /// The monitors this one depends on, by id.
+    public var dependsOn: [Int64]
 }
 
 /// A monitor's current state (table `monitor_state`).
@@ -110,7 +114,8 @@ extension MonitorStore {
         m.id, m.namespace, m.name, m.kind, m.target, m.config::text, m.interval_ms, m.timeout_ms, m.retry_interval_ms,
         m.failure_threshold, m.recovery_threshold, m.upside_down, m.enabled, m.paused, m.tags, m.description, m.version,
         m.created_at, m.updated_at, m.locations,
-        s.status, s.status_since, s.last_status, s.last_latency_ms, s.last_message, s.last_scheduled_at
+        s.status, s.status_since, s.last_status, s.last_latency_ms, s.last_message, s.last_scheduled_at,
+        ARRAY(SELECT d.depends_on FROM monitor_dependencies d WHERE d.monitor_id = m.id ORDER BY 1)
         """
     /// `FROM` clause joining each monitor (`m`) with its state (`s`).
     static let source = "monitors m LEFT JOIN monitor_state s ON s.monitor_id = m.id"
@@ -132,12 +137,21 @@ extension MonitorStore {
                     status: status, since: try row.decode(Date.self, column: 21), lastStatus: try row.decode(String?.self, column: 22),
                     lastLatencyMilliseconds: try row.decode(Double?.self, column: 23), lastMessage: try row.decode(String?.self, column: 24),
                     lastScheduledAt: try row.decode(Date?.self, column: 25))
-            })
+            },
+            dependsOn: try row.decode([Int64].self, column: 26))
     }
 
-    /// Creates a monitor and records who did it in the audit log, in one transaction.
+    /// Creates a monitor with its dependencies and records who did it in the audit log, in one
+    /// transaction. Throws ``MonitorDependencyError`` (nothing written) for dependencies it refuses.
     public func create(_ draft: MonitorDraft, actor: String) async throws -> MonitorRecord {
-        try await client.withTransaction { connection in
+        let dependsOn = try Self.dependencySet(draft.dependsOn, of: nil)
+        return try await client.withTransaction { connection in
+            if !dependsOn.isEmpty {
+                // Before any row lock: wait for a dependency update in progress rather than deadlock with it.
+                try await connection.query("LOCK TABLE monitor_dependencies IN ROW EXCLUSIVE MODE")
+                let missing = try await ChannelStore.missingMonitors(dependsOn, on: connection)
+                guard missing.isEmpty else { throw MonitorDependencyError(code: .unknownMonitors, monitorIDs: missing) }
+            }
             let rows = try await connection.query("""
                 WITH m AS (
                     INSERT INTO monitors (namespace, name, kind, target, config, interval_ms, timeout_ms, retry_interval_ms,
@@ -148,7 +162,13 @@ extension MonitorStore {
                       draft.timeoutMilliseconds, draft.retryIntervalMilliseconds, draft.failureThreshold,
                       draft.recoveryThreshold, draft.tags, draft.locations, draft.description, draft.upsideDown,
                       draft.enabled, draft.paused])
-            let record = try Self.record(rows[0])
+            var record = try Self.record(rows[0])
+            if !dependsOn.isEmpty {
+                // A new monitor has no dependents, so it cannot close a cycle.
+                try await connection.query(
+                    "INSERT INTO monitor_dependencies (monitor_id, depends_on) SELECT $1, unnest($2::bigint[])", [record.id, dependsOn])
+                record.dependsOn = dependsOn
+            }
             try await AuditLog.record(on: connection, actor: actor, action: "monitor.create", subjectKind: "monitor", subjectID: String(record.id))
             return record
         }
@@ -204,8 +224,12 @@ extension MonitorStore {
     }
 
     /// Deletes a monitor with its results and rollups, and audits it; false if there was none.
+    /// Its dependency links, both ways, go with it (ON DELETE CASCADE).
     public func delete(id: Int64, actor: String) async throws -> Bool {
         try await client.withTransaction { connection in
+            // The cascade locks this table after the monitor's row; taken first, a dependency update in
+            // progress (table lock, then the rows it names) is waited for instead of deadlocked with.
+            try await connection.query("LOCK TABLE monitor_dependencies IN ROW EXCLUSIVE MODE")
             for table in ["results", "results_rollup_1m", "results_rollup_1h", "results_rollup_1d", "results_rollup_1mo"] {
                 try await connection.query("DELETE FROM \(table) WHERE monitor_id = $1", [id])
             }
@@ -244,6 +268,8 @@ public struct MonitorChanges: Sendable, Hashable {
     public var description: String?
     public var upsideDown: Bool?
     public var enabled: Bool?
+    /// Replaces the monitors this one depends on.
+    public var dependsOn: [Int64]?
 
     public init() {}
 
@@ -263,6 +289,7 @@ public struct MonitorChanges: Sendable, Hashable {
         if description != nil { fields.append("description") }
         if upsideDown != nil { fields.append("upside_down") }
         if enabled != nil { fields.append("enabled") }
+        if dependsOn != nil { fields.append("depends_on") }
         return fields
     }
 }
@@ -277,9 +304,16 @@ public enum MonitorUpdateOutcome: Sendable, Hashable {
 
 extension MonitorStore {
     /// Applies `changes` if the monitor still has `expectedVersion` (when given), raising its
-    /// version, and audits the changed field names, in one transaction.
+    /// version, and audits the changed field names, in one transaction. Throws
+    /// ``MonitorDependencyError`` (nothing written) for dependencies it refuses.
     public func update(id: Int64, changes: MonitorChanges, expectedVersion: Int32?, actor: String) async throws -> MonitorUpdateOutcome {
-        try await client.withTransaction { connection in
+        let dependsOn = try changes.dependsOn.map { try Self.dependencySet($0, of: id) }
+        return try await client.withTransaction { connection in
+            if dependsOn != nil {
+                // Self-conflicting and taken before any row lock: two updates cannot each add half of a
+                // cycle, since the second one's check runs after the first commits and sees its rows.
+                try await connection.query("LOCK TABLE monitor_dependencies IN SHARE ROW EXCLUSIVE MODE")
+            }
             let rows = try await connection.query("""
                 WITH m AS (
                     UPDATE monitors SET
@@ -302,10 +336,15 @@ extension MonitorStore {
                 guard let version = try current.first?.decode(Int32.self, column: 0) else { return .notFound }
                 return .versionConflict(current: version)
             }
+            var record = try Self.record(row)
+            if let dependsOn, dependsOn != record.dependsOn {
+                try await Self.replaceDependencies(of: id, with: dependsOn, on: connection)
+                record.dependsOn = dependsOn
+            }
             let fields = changes.changedFields.map { "\"\($0)\"" }.joined(separator: ",")
             try await AuditLog.record(on: connection, actor: actor, action: "monitor.update", subjectKind: "monitor",
                                       subjectID: String(id), detailsJSON: "{\"fields\":[\(fields)]}")
-            return .updated(try Self.record(row))
+            return .updated(record)
         }
     }
 }

@@ -1,6 +1,6 @@
 public import PinguinWire
 
-/// One field an update changes.
+/// One field an update changes; `depends_on` values are `namespace/name` strings.
 public struct FieldChange: Sendable, Equatable {
     public var field: String
     public var old: JSONValue?
@@ -20,19 +20,57 @@ public struct ApplyPlan: Sendable, Equatable {
     public var actions: [Action] = []
     /// Monitors already as the manifest wants them.
     public var unchanged: [MonitorKey] = []
-    /// Differences apply cannot make (a changed kind); apply refuses to start when there are any.
+    /// Differences apply cannot make (a changed kind, a dependency on nothing); apply refuses to
+    /// start when there are any.
     public var problems: [String] = []
+    /// The ids of the server's monitors, for turning `depends_on` names into ids.
+    public var monitorIDs: [MonitorKey: Int64] = [:]
 
     public var hasChanges: Bool { !actions.isEmpty }
 
-    /// Compares `manifest` with `current`, the server's monitors in the manifest's namespaces.
+    /// Compares `manifest` with `current`, the server's monitors in the manifest's namespaces and
+    /// those their dependencies name. Monitors come after the ones they depend on, so that those
+    /// exist (and no longer depend on them) first.
     public init(manifest: Manifest, current: [JSONObject], prune: Bool) {
         var byKey: [MonitorKey: JSONObject] = [:]
+        var names: [Int64: MonitorKey] = [:]
         for monitor in current {
             guard let namespace = monitor["namespace"]?.stringValue, let name = monitor["name"]?.stringValue else { continue }
-            byKey[MonitorKey(namespace: namespace, name: name)] = monitor
+            let key = MonitorKey(namespace: namespace, name: name)
+            byKey[key] = monitor
+            if let id = monitor["id"]?.int64Value {
+                names[id] = key
+                monitorIDs[key] = id
+            }
         }
-        for spec in manifest.monitors {
+        // Dependencies given by id (as `monitor get -o yaml` shows them) become names, like the server's.
+        var manifest = manifest
+        for index in manifest.monitors.indices {
+            let spec = manifest.monitors[index]
+            guard let entries = spec.fields["depends_on"]?.arrayValue else { continue }
+            for id in entries.compactMap(\.int64Value) where names[id] == nil {
+                problems.append("monitor \(spec.key): depends_on names monitor \(id), which does not exist")
+            }
+            var named: [JSONValue] = []
+            for entry in MonitorSpec.dependencyKeys(.array(entries), names: names)?.arrayValue ?? [] where !named.contains(entry) {
+                named.append(entry)
+            }
+            manifest.monitors[index].fields = spec.fields.setting("depends_on", .array(named))
+        }
+        let (ordered, cycle) = manifest.orderedByDependencies()
+        if let cycle {
+            problems.append("depends_on makes a cycle: \(cycle.map(\.description).joined(separator: " -> "))")
+        }
+        let declared = Set(manifest.monitors.map(\.key))
+        let pruned = prune ? Set(byKey.keys.filter { manifest.namespaces.contains($0.namespace) && !declared.contains($0) }) : []
+        for spec in cycle == nil ? ordered : manifest.monitors {
+            for dependency in spec.dependsOn where !declared.contains(dependency) {
+                if byKey[dependency] == nil {
+                    problems.append("monitor \(spec.key): depends_on names \(dependency), which is neither in the files nor on the server")
+                } else if pruned.contains(dependency) {
+                    problems.append("monitor \(spec.key): depends_on names \(dependency), which --prune would delete")
+                }
+            }
             guard let existing = byKey[spec.key] else {
                 actions.append(.create(spec))
                 continue
@@ -46,8 +84,10 @@ public struct ApplyPlan: Sendable, Equatable {
                 let key = spec.fields.keys[index]
                 let desired = spec.fields.values[index]
                 guard let field = MonitorSpec.field(named: key) else { continue }
-                if !MonitorSpec.same(field, current: existing[key], desired: desired) {
-                    changes.append(FieldChange(field: key, old: existing[key], new: desired))
+                var old = existing[key]
+                if case .monitorList = field.kind { old = MonitorSpec.dependencyKeys(old, names: names) }
+                if !MonitorSpec.same(field, current: old, desired: desired) {
+                    changes.append(FieldChange(field: key, old: old, new: desired))
                 }
             }
             var pause: Bool?
@@ -62,9 +102,7 @@ public struct ApplyPlan: Sendable, Equatable {
                 actions.append(.update(id: id, version: existing["version"]?.int64Value, key: spec.key, changes: changes, pause: pause))
             }
         }
-        guard prune else { return }
-        let wanted = Set(manifest.monitors.map(\.key))
-        for key in byKey.keys.sorted() where manifest.namespaces.contains(key.namespace) && !wanted.contains(key) {
+        for key in pruned.sorted() {
             if let id = byKey[key]?["id"]?.int64Value { actions.append(.delete(id: id, key: key)) }
         }
     }
@@ -79,6 +117,7 @@ public struct ApplyPlan: Sendable, Equatable {
                 line += " (\(spec.kind) \(spec.fields["target"]?.displayText ?? "")"
                 if let interval = spec.fields["interval_ms"]?.int64Value { line += " every \(DurationText.format(milliseconds: interval))" }
                 if spec.paused == true { line += ", paused" }
+                if !spec.dependsOn.isEmpty { line += ", depends on " + spec.dependsOn.map { $0.reference(from: spec.key.namespace) }.joined(separator: ", ") }
                 return line + ")"
             case .update(_, _, let key, let changes, let pause):
                 var parts = changes.map { "\($0.field) \(Self.show($0.old)) -> \(Self.show($0.new))" }

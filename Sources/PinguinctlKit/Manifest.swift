@@ -34,6 +34,7 @@ public struct Manifest: Sendable, Equatable {
             try manifest.parseDocument(node, context: context)
         }
         try manifest.checkDuplicates(sources: [source])
+        try manifest.checkCycles(sources: [source])
         return manifest
     }
 
@@ -51,15 +52,50 @@ public struct Manifest: Sendable, Equatable {
             }
             combined.namespaces.formUnion(part.manifest.namespaces)
         }
+        try combined.checkCycles(sources: parts.map(\.source))
         return combined
     }
 
     /// The apply format for these server monitors: one document with a `monitors:` list, sorted.
-    public static func export(_ monitors: [JSONObject]) -> String {
-        let specs = monitors.map(MonitorSpec.init(serverMonitor:)).sorted { $0.key < $1.key }
+    /// `depends_on` is written by name; `others` are further monitors they may depend on.
+    public static func export(_ monitors: [JSONObject], others: [JSONObject] = []) -> String {
+        let names = MonitorKey.byID(others + monitors)
+        let specs = monitors.map { MonitorSpec(serverMonitor: $0, names: names) }.sorted { $0.key < $1.key }
         var root = JSONObject()
         root.append("monitors", .array(specs.map { .object($0.document) }))
         return YAMLBridge.string(.object(root))
+    }
+
+    /// The monitors with each one's dependencies (those the files declare) before it, otherwise in
+    /// file order; `cycle` is a dependency cycle (`a, b, a`) that makes such an order impossible.
+    public func orderedByDependencies() -> (order: [MonitorSpec], cycle: [MonitorKey]?) {
+        let byKey = Dictionary(monitors.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        var order: [MonitorSpec] = []
+        var done = Set<MonitorKey>()
+        var path: [MonitorKey] = []
+        // Depth first; `path` holds the monitors being visited, so meeting one again is a cycle.
+        func visit(_ spec: MonitorSpec) -> [MonitorKey]? {
+            if done.contains(spec.key) { return nil }
+            if let start = path.firstIndex(of: spec.key) { return Array(path[start...]) + [spec.key] }
+            path.append(spec.key)
+            for dependency in spec.dependsOn {
+                if let next = byKey[dependency], let cycle = visit(next) { return cycle }
+            }
+            path.removeLast()
+            done.insert(spec.key)
+            order.append(spec)
+            return nil
+        }
+        for spec in monitors {
+            if let cycle = visit(spec) { return (order, cycle) }
+        }
+        return (order, nil)
+    }
+
+    private func checkCycles(sources: [String]) throws(CLIFailure) {
+        if let cycle = orderedByDependencies().cycle {
+            throw CLIFailure.usage("\(sources.joined(separator: ", ")): depends_on makes a cycle: \(cycle.map(\.description).joined(separator: " -> "))")
+        }
     }
 
     // MARK: Parsing
@@ -214,12 +250,29 @@ public struct Manifest: Sendable, Equatable {
                 throw context.failure(child(timeout.spelled), timeout.node, "must be at most the interval")
             }
         }
+        let key = MonitorKey(namespace: namespace, name: name)
+        if let entry = values["depends_on"] {
+            var dependencies: [JSONValue] = []
+            for reference in entry.value.arrayValue ?? [] {
+                var dependency = reference
+                if let text = reference.stringValue {
+                    let dependencyKey = MonitorKey(reference: text, namespace: namespace)
+                    guard dependencyKey != key else { throw context.failure(child(entry.spelled), entry.node, "a monitor cannot depend on itself") }
+                    dependency = .string(dependencyKey.description)
+                }
+                if !dependencies.contains(where: { $0.isSemanticallyEqual(to: dependency) }) { dependencies.append(dependency) }
+            }
+            guard dependencies.count <= MonitorSpec.maximumDependencies else {
+                throw context.failure(child(entry.spelled), entry.node, "names more than \(MonitorSpec.maximumDependencies) monitors")
+            }
+            values["depends_on"]?.value = .array(dependencies)
+        }
         var fields = JSONObject()
         for field in MonitorSpec.settableFields {
             if let entry = values[field.key] { fields.append(field.key, entry.value) }
         }
         namespaces.insert(namespace)
-        monitors.append(MonitorSpec(key: MonitorKey(namespace: namespace, name: name), kind: kind, fields: fields, paused: paused))
+        monitors.append(MonitorSpec(key: key, kind: kind, fields: fields, paused: paused))
     }
 
     private static func check(_ value: JSONValue, field: MonitorSpec.Field, spelled: String, path: String, node: Node, context: FileContext) throws(CLIFailure) -> JSONValue {
@@ -239,6 +292,14 @@ public struct Manifest: Sendable, Equatable {
             if value == .null { return .array([]) }
             guard let list = value.arrayValue, list.allSatisfy({ $0.stringValue != nil }) else {
                 throw context.failure(path, node, "must be a list of strings")
+            }
+            return value
+        case .monitorList:
+            // Names are resolved against the monitor's namespace once the whole mapping is read;
+            // ids are what `monitor get -o yaml` shows.
+            if value == .null { return .array([]) }
+            guard let list = value.arrayValue, list.allSatisfy({ !($0.stringValue ?? "").isEmpty || ($0.int64Value ?? 0) > 0 }) else {
+                throw context.failure(path, node, "must be a list of monitors (NAME, NAMESPACE/NAME or id)")
             }
             return value
         case .integer, .duration:

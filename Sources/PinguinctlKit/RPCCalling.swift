@@ -26,4 +26,25 @@ extension RPCCalling {
         } while after != .null
         return monitors
     }
+
+    /// The monitors that `monitors` depend on and that are not among `known`, read one by one
+    /// (one deleted meanwhile is left out).
+    public func dependencies(of monitors: [JSONObject], besides known: [JSONObject]) throws -> [JSONObject] {
+        try self.monitors(ids: monitors.flatMap { ($0["depends_on"]?.arrayValue ?? []).compactMap(\.int64Value) }, besides: known)
+    }
+
+    /// The monitors with these ids that are not among `known`, read one by one (one that does not
+    /// exist is left out).
+    public func monitors(ids: [Int64], besides known: [JSONObject]) throws -> [JSONObject] {
+        var seen = Set(known.compactMap { $0["id"]?.int64Value })
+        var found: [JSONObject] = []
+        for id in ids where seen.insert(id).inserted {
+            do {
+                if let monitor = try call("monitor.get", JSONObject(["id": .int(id)])).objectValue { found.append(monitor) }
+            } catch let failure as CLIFailure where failure.kind == "not_found" {
+                continue
+            }
+        }
+        return found
+    }
 }

@@ -5,7 +5,8 @@ public import PinguinWire
 public enum Tables {
     public static func monitors(_ monitors: [JSONObject], now: Int64, wide: Bool = false) -> TextTable {
         var headers = ["ID", "NAMESPACE/NAME", "KIND", "TARGET", "INTERVAL", "STATUS", "SINCE"]
-        if wide { headers += ["TIMEOUT", "TAGS", "LATENCY", "CHECKED", "MESSAGE"] }
+        if wide { headers += ["TIMEOUT", "TAGS", "DEPENDS ON", "LATENCY", "CHECKED", "MESSAGE"] }
+        let names = MonitorKey.byID(monitors)
         var table = TextTable(headers: headers)
         for monitor in monitors {
             let status = monitor["status"]?.objectValue
@@ -24,6 +25,9 @@ public enum Tables {
                 row += [
                     duration(monitor["timeout_ms"]),
                     (monitor["tags"]?.arrayValue ?? []).compactMap(\.stringValue).joined(separator: ","),
+                    (monitor["depends_on"]?.arrayValue ?? []).map { id in
+                        id.int64Value.flatMap { names[$0] }?.reference(from: monitor["namespace"]?.stringValue ?? "default") ?? id.displayText
+                    }.joined(separator: ","),
                     latency(status?["last_latency_ms"]),
                     Timestamp.age(status?["last_checked_at"]?.stringValue, now: now),
                     TextTable.truncate(status?["last_message"]?.stringValue ?? "", to: 60),
@@ -174,6 +178,12 @@ public enum Tables {
             ])
         }
         return table
+    }
+
+    /// `depends_on` ids with the names of the `monitors` among them: `3 (infra/router), 7`.
+    public static func dependencies(_ ids: [JSONValue], monitors: [JSONObject]) -> String {
+        let names = MonitorKey.byID(monitors)
+        return ids.map { id in id.int64Value.flatMap { names[$0] }.map { "\(id.displayText) (\($0))" } ?? id.displayText }.joined(separator: ", ")
     }
 
     /// One object as `key: value` lines, nested values as compact JSON.

@@ -19,6 +19,7 @@ struct ApplyCommand: ParsableCommand {
               interval: 30s            # or interval_ms: 30000; also timeout, retry_interval
               failure_threshold: 3
               tags: [frontend]
+              depends_on: [db]         # by name; db is created first
               config: {expected_status: 200}
             - name: db
               kind: tcp
@@ -27,8 +28,12 @@ struct ApplyCommand: ParsableCommand {
 
         Fields: namespace (default: default), name, kind, target (required), interval, timeout, \
         retry_interval, failure_threshold, recovery_threshold, upside_down, enabled, tags, \
-        locations, description, config, paused. id, version, status and timestamps are ignored, \
-        so `pinguinctl export` output and `monitor get -o yaml` can be applied.
+        locations, depends_on, description, config, paused. id, version, status and timestamps \
+        are ignored, so `pinguinctl export` output and `monitor get -o yaml` can be applied.
+
+        depends_on lists monitors by NAME (in the monitor's namespace), NAMESPACE/NAME or id, in \
+        the files or on the server: while one of them is down, this monitor's alerts are held \
+        back. Monitors are created and changed after the ones they depend on; a cycle is an error.
 
         Monitors are matched by namespace and name. Fields a file leaves out keep their value on \
         the server; changed fields are sent in one monitor.update guarded by the monitor's \
@@ -141,6 +146,6 @@ struct ExportCommand: ParsableCommand {
         } else {
             for name in namespace { monitors += try client.allMonitors(namespace: name) }
         }
-        Terminal.write(Manifest.export(monitors))
+        Terminal.write(Manifest.export(monitors, others: try client.dependencies(of: monitors, besides: monitors)))
     }
 }

@@ -45,6 +45,11 @@ struct MonitorFieldOptions: ParsableArguments {
     @Option(name: .customLong("location"), help: "A location to check from (repeat for several; replaces the list).")
     var locations: [String] = []
 
+    @Option(name: .customLong("depends-on"), help: ArgumentHelp(
+        "A monitor this one depends on: while it is down, this one's alerts are held back (repeat for several; replaces the list).",
+        valueName: "monitor"))
+    var dependsOn: [MonitorReference] = []
+
     @Option(help: "Free text.")
     var description: String?
 
@@ -54,8 +59,9 @@ struct MonitorFieldOptions: ParsableArguments {
     @Option(name: .customLong("set"), help: ArgumentHelp("One kind-specific setting, key=value (repeatable; JSON values keep their type).", valueName: "key=value"))
     var settings: [String] = []
 
-    /// The given fields as params; `current` is the config that `--set` edits.
-    func params(currentConfig: JSONObject?) throws -> JSONObject {
+    /// The given fields as params; `current` is the config that `--set` edits. `client` looks up
+    /// the monitors `--depends-on` names.
+    func params(client: some RPCCalling, currentConfig: JSONObject?) throws -> JSONObject {
         var params = JSONObject()
         if let target { params.append("target", .string(target)) }
         if let interval { params.append("interval_ms", .int(try Flags.duration(interval, flag: "--interval"))) }
@@ -67,6 +73,7 @@ struct MonitorFieldOptions: ParsableArguments {
         if let enabled { params.append("enabled", .bool(enabled)) }
         if !tags.isEmpty { params.append("tags", .array(tags.map(JSONValue.string))) }
         if !locations.isEmpty { params.append("locations", .array(locations.map(JSONValue.string))) }
+        if !dependsOn.isEmpty { params.append("depends_on", .array(try dependsOn.map { .int(try $0.id(using: client)) })) }
         if let description { params.append("description", .string(description)) }
         if config != nil || !settings.isEmpty {
             var object = try config.map { try Flags.jsonObject($0, flag: "--config") } ?? currentConfig ?? JSONObject()
@@ -116,9 +123,9 @@ extension MonitorCommand {
             if let namespace { params.append("namespace", .string(namespace)) }
             params.append("name", .string(name))
             params.append("kind", .string(kind))
-            let rest = try fields.params(currentConfig: nil)
-            for index in 0..<rest.count { params.append(rest.keys[index], rest.values[index]) }
             let client = try connection.client()
+            let rest = try fields.params(client: client, currentConfig: nil)
+            for index in 0..<rest.count { params.append(rest.keys[index], rest.values[index]) }
             var monitor = try client.call("monitor.create", params)
             for warning in monitor.objectValue?["warnings"]?.arrayValue ?? [] { Terminal.warn(warning.displayText) }
             if paused, let id = monitor.objectValue?["id"]?.int64Value {
@@ -177,11 +184,14 @@ extension MonitorCommand {
         func run() throws {
             let client = try connection.client()
             let value = try client.call("monitor.get", .id(try monitor.id(using: client)))
+            var object = value.objectValue ?? JSONObject()
+            if output.output == .table || output.output == .wide, let ids = object["depends_on"]?.arrayValue, !ids.isEmpty {
+                let dependencies = try client.dependencies(of: [object], besides: [])
+                object = object.setting("depends_on", .string(Tables.dependencies(ids, monitors: dependencies)))
+            }
             output.emit(value) {
-                var object = value.objectValue ?? JSONObject()
                 let status = object["status"]?.objectValue
-                object = object.removing(["status"])
-                var text = Tables.details(object)
+                var text = Tables.details(object.removing(["status"]))
                 if let status { text += "status:\n" + Tables.details(status).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n") + "\n" }
                 return text
             }
@@ -215,7 +225,7 @@ extension MonitorCommand {
             let client = try connection.client()
             let id = try monitor.id(using: client)
             let current = try client.call("monitor.get", .id(id)).objectValue ?? JSONObject()
-            var changes = try fields.params(currentConfig: current["config"]?.objectValue)
+            var changes = try fields.params(client: client, currentConfig: current["config"]?.objectValue)
             if let name { changes = changes.setting("name", .string(name)) }
             if changes.count == 0 {
                 try editInEditor(current: current, client: client)
@@ -229,7 +239,8 @@ extension MonitorCommand {
         }
 
         private func editInEditor(current: JSONObject, client: LineClient) throws {
-            let spec = MonitorSpec(serverMonitor: current)
+            var known = try client.dependencies(of: [current], besides: [current])
+            let spec = MonitorSpec(serverMonitor: current, names: MonitorKey.byID(known + [current]))
             let path = FileManager.default.temporaryDirectory.appendingPathComponent("pinguinctl-edit-\(getpid()).yaml").path
             let header = "# Edit monitor \(spec.key) (id \(current["id"]?.displayText ?? "?")); save and quit to apply, empty the file to cancel.\n"
             guard FileManager.default.createFile(atPath: path, contents: Data((header + YAMLBridge.string(.object(spec.document))).utf8),
@@ -251,7 +262,8 @@ extension MonitorCommand {
             guard manifest.monitors.count == 1, manifest.monitors[0].key == spec.key else {
                 throw CLIFailure.usage("the edited file must hold this one monitor, \(spec.key) (rename with --name)")
             }
-            let plan = ApplyPlan(manifest: manifest, current: [current], prune: false)
+            known += try ApplyRunner(client: client).dependencies(of: manifest, current: known + [current], listed: [])
+            let plan = ApplyPlan(manifest: manifest, current: known + [current], prune: false)
             if let problem = plan.problems.first { throw CLIFailure(problem, code: .failed) }
             guard plan.hasChanges else { Terminal.write("no changes\n"); return }
             let failures = ApplyRunner(client: client).execute(plan, report: { Terminal.write($0 + "\n") }, warn: Terminal.error)

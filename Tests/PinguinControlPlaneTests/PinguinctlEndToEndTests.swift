@@ -6,8 +6,8 @@ import PinguinTestSupport
 import PinguinWire
 import Testing
 
-/// pinguinctl against a real pinguind: apply (idempotent, dry run, prune), export round trip,
-/// pause state kept, file errors, JSON output and watch.
+/// pinguinctl against a real pinguind: apply (idempotent, dry run, prune, depends_on by name),
+/// export round trip, pause state kept, file errors, JSON output and watch.
 @Suite("pinguinctl end to end", .enabled(if: TestServices.postgresEnabled && TestServices.redisEnabled, Comment(rawValue: TestServices.skipReason)),
        .timeLimit(.minutes(3)))
 struct PinguinctlEndToEndTests {
@@ -49,6 +49,7 @@ struct PinguinctlEndToEndTests {
                 target: http://127.0.0.1:1/
                 interval: 30s
                 tags: [front]
+                depends_on: [db]
               - name: db
                 kind: tcp
                 target: 127.0.0.1:5432
@@ -58,13 +59,31 @@ struct PinguinctlEndToEndTests {
 
         let planned = try await sh(#""$CTL" apply -f "$DIR/monitors.yaml" --dry-run --exit-code"#)
         #expect(planned.status == 4, "\(planned.output)")
-        #expect(planned.output.contains("+ create monitor \(namespace)/web"), "\(planned.output)")
+        #expect(planned.output.contains("+ create monitor \(namespace)/web (http http://127.0.0.1:1/ every 30s, depends on db)"), "\(planned.output)")
+        let dbFirst = planned.output.range(of: "create monitor \(namespace)/db").map { $0.lowerBound < planned.output.range(of: "create monitor \(namespace)/web")!.lowerBound }
+        #expect(dbFirst == true, "a dependency is created before its dependents: \(planned.output)")
         #expect(try await sh(#""$CTL" monitor ls -n \#(namespace) -o json"#).output.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
 
         let applied = try await sh(#""$CTL" apply -f "$DIR/monitors.yaml""#)
         #expect(applied.status == 0, "\(applied.output)")
         let again = try await sh(#""$CTL" apply -f "$DIR/monitors.yaml" --dry-run --exit-code"#)
         #expect(again.status == 0 && again.output.contains("2 unchanged"), "\(again.output)")
+
+        // depends_on: by name in the file, by id on the server, by id and name in get, refused when it would close a cycle.
+        let db = try JSONParser.parse(try await sh(#""$CTL" monitor get \#(namespace)/db -o json"#).output).objectValue
+        let dbID = try #require(db?["id"]?.int64Value)
+        let shown = try await sh(#""$CTL" monitor get \#(namespace)/web"#)
+        #expect(shown.output.contains("depends_on:") && shown.output.contains("\(dbID) (\(namespace)/db)"), "\(shown.output)")
+        let wide = try await sh(#""$CTL" monitor ls -n \#(namespace) -o wide"#)
+        #expect(wide.output.contains("DEPENDS ON") && wide.output.split(separator: "\n").contains { $0.contains("/web") && $0.contains(" db ") }, "\(wide.output)")
+        let cycle = try await sh(#""$CTL" monitor edit \#(namespace)/db --depends-on \#(namespace)/web"#)
+        #expect(cycle.status == 1 && cycle.output.contains("depends_on would make a cycle"), "\(cycle.output)")
+        let unknown = try await sh(#""$CTL" monitor edit \#(namespace)/db --depends-on \#(namespace)/nothing"#)
+        #expect(unknown.status == 1 && unknown.output.contains("no monitor \(namespace)/nothing"), "\(unknown.output)")
+        try "namespace: \(namespace)\nmonitors:\n  - {name: x, kind: tcp, target: 'x:1', depends_on: [y]}\n  - {name: y, kind: tcp, target: 'y:1', depends_on: [x]}\n"
+            .write(toFile: folder + "/cycle.yaml", atomically: true, encoding: .utf8)
+        let cyclic = try await sh(#""$CTL" apply -f "$DIR/cycle.yaml""#)
+        #expect(cyclic.status == 2 && cyclic.output.contains("depends_on makes a cycle: \(namespace)/x -> \(namespace)/y -> \(namespace)/x"), "\(cyclic.output)")
 
         // Paused by hand: applying the file (which says nothing about pausing) keeps it paused.
         #expect(try await sh(#""$CTL" monitor pause \#(namespace)/web"#).status == 0)
@@ -78,12 +97,14 @@ struct PinguinctlEndToEndTests {
 
         // A changed file updates only what changed; --prune removes what the file dropped.
         let changed = manifest.replacingOccurrences(of: "interval: 30s", with: "interval: 20s")
+            .replacingOccurrences(of: "    depends_on: [db]\n", with: "")
             .components(separatedBy: "  - name: db")[0]
         try changed.write(toFile: folder + "/monitors.yaml", atomically: true, encoding: .utf8)
         let pruned = try await sh(#""$CTL" apply -f "$DIR/monitors.yaml" --prune"#)
         #expect(pruned.status == 0, "\(pruned.output)")
         let remaining = try JSONParser.parse(try await sh(#""$CTL" monitor ls -n \#(namespace) -o json"#).output).arrayValue ?? []
         #expect(remaining.count == 1 && remaining.first?.objectValue?["interval_ms"] == .number("20000"), "\(remaining)")
+        #expect(remaining.first?.objectValue?["depends_on"] == .array([]), "the pruned dependency's link went with it: \(remaining)")
 
         // A broken file changes nothing and says where.
         try "namespace: \(namespace)\nmonitors:\n  - name: web\n    kind: http\n    target: x\n    interval: 30x\n".write(

@@ -128,22 +128,107 @@ struct ApplyPlanTests {
         #expect(warnings == ["monitor shop/web: changed on the server since it was read; run apply again"])
     }
 
+    private static let dependent = """
+    namespace: shop
+    monitors:
+      - name: web
+        kind: http
+        target: https://shop.example.com/health
+        depends_on: [db, infra/router]
+      - name: db
+        kind: tcp
+        target: db.internal:5432
+        depends_on: [infra/router]
+    """
+
+    @Test("depends_on by name: dependencies are created first and sent as ids; the same file again changes nothing")
+    func dependencies() throws {
+        let server = FakeControlPlane()
+        let router = try #require(try server.call("monitor.create", JSONObject([
+            "namespace": .string("infra"), "name": .string("router"), "kind": .string("ping"), "target": .string("192.0.2.1"),
+        ])).objectValue?["id"])
+        let plan = try apply(Self.dependent, to: server)
+        #expect(plan.diffLines == [
+            "+ create monitor shop/db (tcp db.internal:5432, depends on infra/router)",
+            "+ create monitor shop/web (http https://shop.example.com/health, depends on db, infra/router)",
+        ])
+        let db = try #require(server.monitor("shop", "db")?["id"])
+        #expect(server.monitor("shop", "db")?["depends_on"] == .array([router]))
+        #expect(server.monitor("shop", "web")?["depends_on"] == .array([router, db]))
+        let again = try dryRun(Self.dependent, on: server)
+        #expect(!again.hasChanges, "\(again.diffLines)")
+        // Ids, as `monitor get -o yaml` shows them, mean the same.
+        let byID = Self.dependent.replacingOccurrences(of: "depends_on: [db, infra/router]", with: "depends_on: [\(db.displayText), \(router.displayText)]")
+        #expect(!(try dryRun(byID, on: server)).hasChanges)
+    }
+
+    @Test("turning a dependency around updates the old dependent first, so the server never sees a cycle")
+    func reversed() throws {
+        let server = FakeControlPlane()
+        _ = try server.call("monitor.create", JSONObject([
+            "namespace": .string("infra"), "name": .string("router"), "kind": .string("ping"), "target": .string("192.0.2.1"),
+        ]))
+        _ = try apply(Self.dependent, to: server)
+        let turned = Self.dependent.replacingOccurrences(of: "depends_on: [db, infra/router]", with: "depends_on: [infra/router]")
+            .replacingOccurrences(of: "db.internal:5432\n    depends_on: [infra/router]", with: "db.internal:5432\n    depends_on: [web]")
+        let plan = try dryRun(turned, on: server)
+        #expect(plan.diffLines == [
+            #"~ update monitor shop/web: depends_on ["infra/router","shop/db"] -> ["infra/router"]"#,
+            #"~ update monitor shop/db: depends_on ["infra/router"] -> ["shop/web"]"#,
+        ])
+        _ = try apply(turned, to: server)
+        #expect(server.monitor("shop", "db")?["depends_on"] == .array([server.monitor("shop", "web")!["id"]!]))
+        #expect(!(try dryRun(turned, on: server)).hasChanges)
+    }
+
+    @Test("a dependency that is nowhere, or that --prune would delete, is a problem before anything changes")
+    func dependencyProblems() throws {
+        let server = FakeControlPlane()
+        let missing = try dryRun(Self.dependent, on: server)
+        #expect(missing.problems == [
+            "monitor shop/db: depends_on names infra/router, which is neither in the files nor on the server",
+            "monitor shop/web: depends_on names infra/router, which is neither in the files nor on the server",
+        ])
+        _ = try server.call("monitor.create", JSONObject([
+            "namespace": .string("shop"), "name": .string("router"), "kind": .string("ping"), "target": .string("192.0.2.1"),
+        ]))
+        let local = Self.dependent.replacingOccurrences(of: "infra/router", with: "router")
+        #expect(try dryRun(local, on: server).problems.isEmpty)
+        #expect(try dryRun(local, on: server, prune: true).problems == [
+            "monitor shop/db: depends_on names shop/router, which --prune would delete",
+            "monitor shop/web: depends_on names shop/router, which --prune would delete",
+        ])
+        let unknownID = Self.dependent.replacingOccurrences(of: "[db, infra/router]", with: "[db, 99]")
+            .replacingOccurrences(of: "depends_on: [infra/router]", with: "depends_on: []")
+        #expect(try dryRun(unknownID, on: server).problems == ["monitor shop/web: depends_on names monitor 99, which does not exist"])
+    }
+
     @Test("export then apply --dry-run shows no changes (round trip)")
     func exportRoundTrip() throws {
         let server = FakeControlPlane()
+        _ = try server.call("monitor.create", JSONObject([
+            "namespace": .string("infra"), "name": .string("router"), "kind": .string("ping"), "target": .string("192.0.2.1"),
+        ]))
+        _ = try apply(Self.dependent, to: server)
         _ = try apply(file, to: server)
         _ = try server.call("monitor.create", JSONObject([
             "namespace": .string("infra"), "name": .string("dns"), "kind": .string("dns"), "target": .string("example.com"),
             "interval_ms": .int(90_500), "upside_down": .bool(true), "description": .string("123"), "tags": .array([.string("true"), .string("")]),
             "config": .object(JSONObject(["record": .string("AAAA"), "expect": .array([.string("::1")])])),
         ]))
+        // shop/api depends on a monitor exported after it: apply into an empty server must create that first.
+        let zebra = try #require(try server.call("monitor.create", JSONObject([
+            "namespace": .string("shop"), "name": .string("zebra"), "kind": .string("tcp"), "target": .string("z:1"),
+        ])).objectValue?["id"])
+        _ = try server.call("monitor.update", JSONObject(["id": server.monitor("shop", "api")!["id"]!, "depends_on": .array([zebra])]))
         let exported = Manifest.export(try server.allMonitors())
         #expect(exported.contains("interval: 30s"), "\(exported)")
         #expect(exported.contains("interval: 90500ms"), "\(exported)")
         #expect(!exported.contains("failure_threshold: 3"), "constant defaults are left out: \(exported)")
         #expect(!exported.contains("version"), "\(exported)")
         let manifest = try Manifest.parse(exported, source: "export")
-        #expect(manifest.monitors.count == 3)
+        #expect(manifest.monitors.count == 6)
+        #expect(manifest.monitors.first { $0.key.name == "web" }?.fields["depends_on"] == .array([.string("infra/router"), .string("shop/db")]), "by name: \(exported)")
         let plan = try ApplyRunner(client: server).plan(manifest, prune: true)
         #expect(!plan.hasChanges, "\(plan.diffLines)")
         #expect(plan.problems.isEmpty)

@@ -41,6 +41,7 @@ final class FakeControlPlane: RPCCalling {
             // The server keeps tags sorted: apply must not see that as a change.
             let tags = (params["tags"]?.arrayValue ?? []).compactMap(\.stringValue).sorted()
             monitor.append("tags", .array(tags.map(JSONValue.string)))
+            monitor.append("depends_on", try dependencies(params["depends_on"], of: nil))
             monitor.append("description", params["description"] ?? .string(""))
             monitor.append("version", .int(1))
             monitor.append("created_at", .string("2025-06-01T00:00:00Z"))
@@ -58,6 +59,7 @@ final class FakeControlPlane: RPCCalling {
                 guard !["namespace", "kind"].contains(key) else { throw CLIFailure("\(key) cannot change", code: .failed, kind: "invalid_params") }
                 var value = params.values[position]
                 if key == "tags" { value = .array((value.arrayValue ?? []).compactMap(\.stringValue).sorted().map(JSONValue.string)) }
+                if key == "depends_on" { value = try dependencies(value, of: monitor["id"]?.int64Value) }
                 monitor = monitor.setting(key, value)
             }
             monitor = monitor.setting("version", .int((monitor["version"]?.int64Value ?? 0) + 1))
@@ -69,10 +71,14 @@ final class FakeControlPlane: RPCCalling {
             monitors[index] = monitors[index].setting("paused", .bool(paused))
                 .setting("status", .object(JSONObject(["state": .string(paused ? "paused" : "pending")])))
             return .object(monitors[index])
+        case "monitor.get":
+            return .object(monitors[try find(params)])
         case "monitor.delete":
             let index = try find(params)
             let id = monitors[index]["id"] ?? .null
             monitors.remove(at: index)
+            // ON DELETE CASCADE
+            monitors = monitors.map { $0.setting("depends_on", .array(($0["depends_on"]?.arrayValue ?? []).filter { $0 != id })) }
             return .object(JSONObject(["deleted": .bool(true), "id": id]))
         default:
             throw CLIFailure("Method not found [method_not_found]", code: .failed, kind: "method_not_found")
@@ -87,6 +93,29 @@ final class FakeControlPlane: RPCCalling {
 
     func monitor(_ namespace: String, _ name: String) -> JSONObject? {
         monitors.first { $0["namespace"]?.stringValue == namespace && $0["name"]?.stringValue == name }
+    }
+
+    /// `depends_on` checked as the server checks it (existing, not itself, no cycle), sorted.
+    private func dependencies(_ value: JSONValue?, of id: Int64?) throws -> JSONValue {
+        let ids = Set((value?.arrayValue ?? []).compactMap(\.int64Value)).sorted()
+        let known = Set(monitors.compactMap { $0["id"]?.int64Value })
+        let unknown = ids.filter { !known.contains($0) }
+        guard unknown.isEmpty else {
+            throw CLIFailure("Invalid params: depends_on names monitors that do not exist: \(unknown.map(String.init).joined(separator: ", ")) [invalid_params]",
+                             code: .failed, kind: "invalid_params")
+        }
+        if let id {
+            var stack = ids
+            var seen = Set<Int64>()
+            while let next = stack.popLast() {
+                guard next != id else {
+                    throw CLIFailure("Invalid params: depends_on would make a cycle [invalid_params]", code: .failed, kind: "invalid_params")
+                }
+                guard seen.insert(next).inserted, let monitor = monitors.first(where: { $0["id"]?.int64Value == next }) else { continue }
+                stack += (monitor["depends_on"]?.arrayValue ?? []).compactMap(\.int64Value)
+            }
+        }
+        return .array(ids.map { .int($0) })
     }
 
     private func find(_ params: JSONObject) throws -> Int {

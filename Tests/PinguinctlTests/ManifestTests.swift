@@ -71,6 +71,12 @@ struct ManifestTests {
         ("monitors: [\n", "f.yaml: invalid YAML: line"),
         ("- 1\n- 2\n", "f.yaml:1: [0]: a monitor must be a mapping"),
         ("monitors:\n  - name: a\n    kind: http\n    target: x\n    tags: [1, [2]]\n", "monitors[0].tags: must be a list of strings"),
+        ("monitors:\n  - name: a\n    kind: http\n    target: x\n    depends_on: [b, 0]\n", "monitors[0].depends_on: must be a list of monitors"),
+        ("namespace: shop\nmonitors:\n  - name: a\n    kind: http\n    target: x\n    depends_on: [b, shop/a]\n",
+         "f.yaml:6: monitors[0].depends_on: a monitor cannot depend on itself"),
+        ("monitors:\n  - {name: a, kind: http, target: x, depends_on: [b]}\n  - {name: b, kind: http, target: x, depends_on: [c]}\n"
+            + "  - {name: c, kind: http, target: x, depends_on: [a]}\n",
+         "f.yaml: depends_on makes a cycle: default/a -> default/b -> default/c -> default/a"),
     ])
     func errors(_ text: String, _ expected: String) {
         do {
@@ -91,6 +97,36 @@ struct ManifestTests {
             _ = try Manifest.combine([("a.yaml", a), ("b.yaml", b)])
         } catch {
             #expect(error.message == "b.yaml: monitor default/web is already declared in a.yaml")
+        }
+    }
+
+    @Test("depends_on names resolve in the monitor's namespace (after the whole mapping is read); ids pass; duplicates collapse")
+    func dependsOn() throws {
+        let manifest = try Manifest.parse("""
+        monitors:
+          - name: web
+            depends_on: [db, infra/router, 7, db, shop/db]
+            namespace: shop
+            kind: http
+            target: x
+        """, source: "f.yaml")
+        let web = manifest.monitors[0]
+        #expect(web.fields["depends_on"] == .array([.string("shop/db"), .string("infra/router"), .int(7)]))
+        #expect(web.dependsOn == [MonitorKey(namespace: "shop", name: "db"), MonitorKey(namespace: "infra", name: "router")])
+        // Written back relative to the monitor's namespace.
+        #expect(web.document["depends_on"] == .array([.string("db"), .string("infra/router"), .int(7)]))
+    }
+
+    @Test("a dependency cycle across files is an error naming them")
+    func cycleAcrossFiles() throws {
+        let a = try Manifest.parse("name: web\nkind: http\ntarget: x\ndepends_on: [db]\n", source: "a.yaml")
+        let b = try Manifest.parse("name: db\nkind: tcp\ntarget: y:1\ndepends_on: [web]\n", source: "b.yaml")
+        do {
+            _ = try Manifest.combine([("a.yaml", a), ("b.yaml", b)])
+            Issue.record("expected a cycle error")
+        } catch {
+            #expect(error.code == .usage)
+            #expect(error.message == "a.yaml, b.yaml: depends_on makes a cycle: default/web -> default/db -> default/web")
         }
     }
 
