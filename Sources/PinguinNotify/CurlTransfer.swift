@@ -97,6 +97,14 @@ final class CurlTransfer: @unchecked Sendable {
             .split(whereSeparator: \.isNewline).joined(separator: " ")
     }
 
+    /// Runs the configured transfer on a thread of its own.
+    private func run(what: String) async throws(DeliveryError) -> (code: Int, milliseconds: Double) {
+        let outcome = await onThread { () -> Result<(code: Int, milliseconds: Double), DeliveryError> in
+            do throws(DeliveryError) { return .success(try self.perform(what: what)) } catch { return .failure(error) }
+        }
+        return try outcome.get()
+    }
+
     /// Runs the configured transfer on the calling thread.
     private func perform(what: String) throws(DeliveryError) -> (code: Int, milliseconds: Double) {
         let code = curl_easy_perform(handle)
@@ -127,10 +135,7 @@ final class CurlTransfer: @unchecked Sendable {
             pinguin_curl_easy_setopt_pointer(transfer.handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!))
         }
         try transfer.check(code, CURLOPT_COPYPOSTFIELDS)
-        let outcome = await onThread { () -> Result<(code: Int, milliseconds: Double), DeliveryError> in
-            do throws(DeliveryError) { return .success(try transfer.perform(what: "the request")) } catch { return .failure(error) }
-        }
-        let (status, milliseconds) = try outcome.get()
+        let (status, milliseconds) = try await transfer.run(what: "the request")
         let receipt = DeliveryReceipt(code: status, answer: transfer.answerText, milliseconds: milliseconds)
         guard (200..<300).contains(status) else {
             // 408, 425, 429 and 5xx may pass; any other answer means the request itself is wrong.
@@ -159,10 +164,7 @@ final class CurlTransfer: @unchecked Sendable {
         if let username = message.username { try transfer.set(CURLOPT_USERNAME, username) }
         if let password = message.password { try transfer.set(CURLOPT_PASSWORD, password) }
         transfer.upload = message.message
-        let outcome = await onThread { () -> Result<(code: Int, milliseconds: Double), DeliveryError> in
-            do throws(DeliveryError) { return .success(try transfer.perform(what: "sending the email")) } catch { return .failure(error) }
-        }
-        let (status, milliseconds) = try outcome.get()
+        let (status, milliseconds) = try await transfer.run(what: "sending the email")
         return DeliveryReceipt(code: status, answer: "", milliseconds: milliseconds)
     }
 }
