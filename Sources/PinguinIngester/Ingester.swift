@@ -195,7 +195,7 @@ public final class Ingester: Service, Sendable {
                     logger.warning("releasing in-flight marks failed; they expire on their own", metadata: ["error": "\(error)"])
                 }
                 do {
-                    try await updateFailing(outcome.failing)
+                    try await updateFailing(outcome.failing, batch: stored)
                 } catch {
                     logger.warning("updating the failing set failed; the scheduler's next reconciliation mends it", metadata: ["error": "\(error)"])
                 }
@@ -233,18 +233,16 @@ public final class Ingester: Service, Sendable {
 
     /// Keeps `{pinguin}:failing` (monitors checked at their retry interval) as the status engine
     /// left the batch's monitors: in it while failing but not yet confirmed down, out of it
-    /// otherwise. Absolute, not a delta, so an ingester that dies in between loses nothing.
-    private func updateFailing(_ failing: [Int64: Bool]) async throws {
+    /// otherwise; a failing monitor's next check comes at its newest slot plus its retry interval.
+    private func updateFailing(_ failing: [Int64: Bool], batch: [CheckResult]) async throws {
         guard !failing.isEmpty else { return }
-        let members = failing.filter(\.value).keys.sorted().map(String.init)
-        let others = failing.filter { !$0.value }.keys.sorted().map(String.init)
-        var commands: [RedisCommand] = []
-        if !members.isEmpty { commands.append(RedisCommand("SADD", arguments: [configuration.schedulerKeys.failing] + members)) }
-        if !others.isEmpty { commands.append(RedisCommand("SREM", arguments: [configuration.schedulerKeys.failing] + others)) }
-        let replies = try await redis.pipeline(commands)
-        if let error = replies.first(where: { if case .error = $0 { true } else { false } }) {
-            throw RedisError(code: .server, message: error.string ?? "\(error)")
+        var newest: [Int64: Date] = [:]
+        for result in batch where failing[result.monitorID] == true {
+            newest[result.monitorID] = max(newest[result.monitorID] ?? result.scheduledAt, result.scheduledAt)
         }
+        try await FailingSet(redis: redis, keys: configuration.schedulerKeys).update(
+            failing: newest.sorted { $0.key < $1.key }.map { (monitor: $0.key, slot: $0.value) },
+            others: failing.filter { !$0.value }.keys.sorted())
     }
 
     private func acknowledge(_ ids: [String]) async throws {

@@ -130,6 +130,31 @@ enum SchedulerScripts {
         return reply
         """#)
 
+    /// Keeps the failing set and brings failing monitors' next checks forward (``FailingSet``).
+    /// KEYS: failing, due, specs. ARGV: n, then n pairs (monitor id, newest judged slot in ms),
+    /// then the ids to remove from the set.
+    static let failing = RedisScript(#"""
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local n = tonumber(ARGV[1])
+        for i = 0, n - 1 do
+            local id = ARGV[2 + 2 * i]
+            local slot = tonumber(ARGV[3 + 2 * i])
+            redis.call('SADD', KEYS[1], id)
+            local raw = redis.call('HGET', KEYS[3], id)
+            local current = redis.call('ZSCORE', KEYS[2], id)
+            if raw and current then
+                local spec = cjson.decode(raw)
+                if not spec.p and spec.k ~= 'push' then
+                    local target = math.max(now, slot + spec.ri)
+                    if target < tonumber(current) then redis.call('ZADD', KEYS[2], target, id) end
+                end
+            end
+        end
+        for j = 2 + 2 * n, #ARGV do redis.call('SREM', KEYS[1], ARGV[j]) end
+        return 1
+        """#)
+
     /// Takes or renews the lease. KEYS: leader, epoch. ARGV: instance id, lease ms.
     /// Returns the fencing token while this instance leads, -1 when another does.
     static let lease = RedisScript(#"""
