@@ -427,7 +427,7 @@ let package = Package(
             name: "PinguinSupervisorIntegrationTests",
             dependencies: [
                 "PinguinSupervisor", "PinguinPluginHost", "PinguinRedis", "PinguinModel", "PinguinWire", "PinguinTestSupport",
-                "PinguinStore", "PinguinPostgres", "PinguinScheduler", "pinguind", "pinguinctl", "pinguin-check-null",
+                "PinguinStore", "PinguinPostgres", "PinguinScheduler", "pinguind", "pinguinctl", "pinguin-check-null", "pinguin-check-tcp",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -43,7 +43,9 @@ public enum ChildProcess {
         let environmentStrings = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }.map { "\($0)=\($1)" }
         let envp = environmentStrings.map { strdup($0) } + [nil]
         defer { envp.forEach { free($0) } }
-        let spawned = posix_spawn(&pid, path, &actions, nil, argv, envp)
+        var attributes = try SpawnAttributes()
+        defer { attributes.destroy() }
+        let spawned = posix_spawn(&pid, path, &actions, &attributes.value, argv, envp)
         guard spawned == 0 else { throw SpawnFailed(path: path, errno: spawned) }
         let child = pid
         let status: Int32 = await withCheckedContinuation { continuation in
@@ -109,8 +111,33 @@ public enum ChildProcess {
         let argv = ([path] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, path, &actions, nil, argv, environ)
+        var attributes = try SpawnAttributes()
+        defer { attributes.destroy() }
+        let spawned = posix_spawn(&pid, path, &actions, &attributes.value, argv, environ)
         guard spawned == 0 else { throw SpawnFailed(path: path, errno: spawned) }
         return Running(pid: pid)
+    }
+
+    /// Every child starts with no signal blocked. The caller is usually a Dispatch worker thread,
+    /// which blocks nearly every signal, and a mask is inherited across exec: a child started
+    /// with it never sees SIGTERM, so ``Running/stop()`` would wait for ever.
+    private struct SpawnAttributes {
+        var value = posix_spawnattr_t()
+
+        init() throws {
+            posix_spawnattr_init(&value)
+            var none = sigset_t()
+            sigemptyset(&none)
+            posix_spawnattr_setsigmask(&value, &none)
+            let set = posix_spawnattr_setflags(&value, Int16(POSIX_SPAWN_SETSIGMASK))
+            guard set == 0 else {
+                posix_spawnattr_destroy(&value)
+                throw SpawnFailed(path: "posix_spawnattr_setflags", errno: set)
+            }
+        }
+
+        mutating func destroy() {
+            posix_spawnattr_destroy(&value)
+        }
     }
 }
