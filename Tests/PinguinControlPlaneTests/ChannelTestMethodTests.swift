@@ -22,7 +22,7 @@ struct ChannelTestMethodTests {
     @Test("a test notification is sent now: delivered with the receiver's status, or an error saying why, never holding the token")
     func testSend() async throws {
         let receiver = try await NotifyReceiver.http()
-        defer { Task { await receiver.stop() } }
+        defer { receiver.stopInBackground() }
         try await Self.with { harness in
             let good = try await harness.ok("channel.create", """
                 {"name":"tg","kind":"telegram","config":{"chat_id":42,"api_url":"\(receiver.url("/tg"))"},"secrets":{"bot_token":"\(Self.token)"}}

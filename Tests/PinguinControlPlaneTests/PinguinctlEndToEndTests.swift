@@ -131,7 +131,7 @@ struct PinguinctlEndToEndTests {
 
         // channel test sends now and says whether it arrived; notifications ls shows the outbox.
         let receiver = try await NotifyReceiver.http()
-        defer { Task { await receiver.stop() } }
+        defer { receiver.stopInBackground() }
         func channel(_ name: String, _ path: String) async throws -> Int64 {
             let added = try await sh(#""$CTL" channel add \#(name) -n \#(namespace) --kind webhook --set url=\#(receiver.url(path)) -o json"#)
             #expect(added.status == 0, "\(added.output)")

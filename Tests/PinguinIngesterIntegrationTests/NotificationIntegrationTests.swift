@@ -74,7 +74,7 @@ struct NotificationIntegrationTests {
     func downAndUp() async throws {
         try await Fixture.with(monitors: 1) { fixture in
             let receiver = try await NotifyReceiver.http()
-            defer { Task { await receiver.stop() } }
+            defer { receiver.stopInBackground() }
             let monitor = fixture.monitors[0]
             try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/hook"))","hmac":true,"headers":{"X-Team":"ops"}}"#,
                                    secrets: #"{"hmac_secret":"w3bh00k-s3cret"}"#, monitors: [monitor])
@@ -133,7 +133,7 @@ struct NotificationIntegrationTests {
     func upsideDownAndDegraded() async throws {
         try await Fixture.with(monitors: 2) { fixture in
             let receiver = try await NotifyReceiver.http()
-            defer { Task { await receiver.stop() } }
+            defer { receiver.stopInBackground() }
             let (inverted, slow) = (fixture.monitors[0], fixture.monitors[1])
             _ = try await fixture.postgres.query("UPDATE monitors SET upside_down = true WHERE id = $1", [inverted])
             // Linked to no monitor: the channel takes every monitor of its namespace, and none of another.
@@ -164,7 +164,7 @@ struct NotificationIntegrationTests {
     func flapping() async throws {
         try await Fixture.with(monitors: 1) { fixture in
             let receiver = try await NotifyReceiver.http()
-            defer { Task { await receiver.stop() } }
+            defer { receiver.stopInBackground() }
             let monitor = fixture.monitors[0]
             _ = try await fixture.postgres.query("UPDATE monitors SET failure_threshold = 1 WHERE id = $1", [monitor])
             try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/hook"))"}"#, monitors: [monitor])
@@ -204,7 +204,7 @@ struct NotificationIntegrationTests {
     func retries() async throws {
         try await Fixture.with(monitors: 1) { fixture in
             let receiver = try await NotifyReceiver.http()
-            defer { Task { await receiver.stop() } }
+            defer { receiver.stopInBackground() }
             let monitor = fixture.monitors[0]
             let flaky = try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/fail/5/hook"))"}"#, monitors: [monitor])
             let refusing = try await Self.channel(fixture, "slack", config: #"{"webhook_url":"\#(receiver.url("/status/400/slack"))"}"#, monitors: [monitor])
@@ -239,7 +239,7 @@ struct NotificationIntegrationTests {
     func survivesCrash() async throws {
         try await Fixture.with(monitors: 1) { fixture in
             let receiver = try await NotifyReceiver.http()
-            defer { Task { await receiver.stop() } }
+            defer { receiver.stopInBackground() }
             let monitor = fixture.monitors[0]
             try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/hook"))"}"#, monitors: [monitor])
             // The first ingester stores the outage and queues its notification, but sends nothing.
@@ -272,7 +272,7 @@ struct NotificationIntegrationTests {
     func twoIngesters() async throws {
         try await Fixture.with(monitors: 40) { fixture in
             let receiver = try await NotifyReceiver.http()
-            defer { Task { await receiver.stop() } }
+            defer { receiver.stopInBackground() }
             try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/hook"))"}"#, monitors: fixture.monitors)
             let ingesters = [
                 fixture.ingester(consumer: "a", batchSize: 7, workers: 1, notifications: Self.dispatcher(fixture, owner: "sender-a")),
@@ -308,7 +308,7 @@ struct NotificationIntegrationTests {
     func reminders() async throws {
         try await Fixture.with(monitors: 1) { fixture in
             let receiver = try await NotifyReceiver.http()
-            defer { Task { await receiver.stop() } }
+            defer { receiver.stopInBackground() }
             let monitor = fixture.monitors[0]
             // One second between reminders (the API's minimum is a minute; the store takes what it is given).
             try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/hook"))","reminder_interval_ms":1000}"#, monitors: [monitor])
@@ -335,7 +335,7 @@ struct NotificationIntegrationTests {
     func maintenance() async throws {
         try await Fixture.with(monitors: 2) { fixture in
             let receiver = try await NotifyReceiver.http()
-            defer { Task { await receiver.stop() } }
+            defer { receiver.stopInBackground() }
             let (covered, other) = (fixture.monitors[0], fixture.monitors[1])
             _ = try await fixture.postgres.query("UPDATE monitors SET tags = '{db}' WHERE id = $1", [covered])
             var window = MaintenanceDraft(name: "db upgrade")
@@ -382,7 +382,7 @@ struct NotificationIntegrationTests {
     func certificateExpiry() async throws {
         try await Fixture.with(monitors: 1) { fixture in
             let receiver = try await NotifyReceiver.http()
-            defer { Task { await receiver.stop() } }
+            defer { receiver.stopInBackground() }
             let monitor = fixture.monitors[0]
             try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/default"))"}"#, monitors: [monitor])
             try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/month"))","certificate_expiry_days":[30],"events":["certificate_expiring"]}"#,
@@ -430,7 +430,7 @@ struct NotificationIntegrationTests {
     func supervisorSuspicion() async throws {
         try await Fixture.with(monitors: 22) { fixture in
             let receiver = try await NotifyReceiver.http()
-            defer { Task { await receiver.stop() } }
+            defer { receiver.stopInBackground() }
             let (broken, healthy) = (Array(fixture.monitors.prefix(20)), Array(fixture.monitors.suffix(2)))
             try await Self.channel(fixture, "webhook", config: #"{"url":"\#(receiver.url("/hook"))"}"#, monitors: [])
             func round(_ minute: Int, broken brokenStatus: CheckStatus, healthy healthyStatus: CheckStatus) -> [CheckResult] {
@@ -483,7 +483,7 @@ struct NotificationIntegrationTests {
     func dependencies() async throws {
         try await Fixture.with(monitors: 4) { fixture in
             let receiver = try await NotifyReceiver.http()
-            defer { Task { await receiver.stop() } }
+            defer { receiver.stopInBackground() }
             // The router has the highest id: the engine must judge it first all the same.
             let (web1, web2, db, router) = (fixture.monitors[0], fixture.monitors[1], fixture.monitors[2], fixture.monitors[3])
             _ = try await fixture.postgres.query(
@@ -529,7 +529,8 @@ struct NotificationIntegrationTests {
             let execDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("pinguin-exec-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: execDirectory, withIntermediateDirectories: true)
             defer {
-                Task { await receiver.stop(); await smtp.stop() }
+                receiver.stopInBackground()
+                smtp.stopInBackground()
                 try? FileManager.default.removeItem(at: execDirectory)
             }
             let monitor = fixture.monitors[0]

@@ -87,4 +87,16 @@ public final class NotifyReceiver: Sendable {
         await process.stop()
         try? FileManager.default.removeItem(at: directory)
     }
+
+    /// For `defer`: SIGTERM at once (so the receiver never outlives a test process that exits
+    /// right after), the wait and the clean-up on a thread of their own.
+    public func stopInBackground() {
+        kill(process.pid, SIGTERM)
+        let directory = directory
+        let process = process
+        Thread {
+            process.terminate()
+            try? FileManager.default.removeItem(at: directory)
+        }.start()
+    }
 }
