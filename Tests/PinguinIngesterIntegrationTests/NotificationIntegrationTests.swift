@@ -59,6 +59,16 @@ struct NotificationIntegrationTests {
         return final
     }
 
+    /// The JSON example under "## The payload" in proto-docs/notifications.md.
+    static func documentedPayload() throws -> JSONObject {
+        let text = try String(contentsOf: TestServices.repositoryRoot.appendingPathComponent("proto-docs/notifications.md"), encoding: .utf8)
+        let section = try #require(text.range(of: "## The payload"))
+        let after = text[section.upperBound...]
+        let open = try #require(after.range(of: "```json\n"))
+        let close = try #require(after[open.upperBound...].range(of: "```"))
+        return try #require(try JSONParser.parse(String(after[open.upperBound..<close.lowerBound])).objectValue)
+    }
+
     static func body(_ request: JSONObject) -> JSONObject {
         request["body"]?.stringValue.flatMap { (try? JSONParser.parse($0))?.objectValue } ?? JSONObject()
     }
@@ -122,6 +132,15 @@ struct NotificationIntegrationTests {
                     let sent = request["body"]?.stringValue ?? ""
                     #expect(sent.contains("w3bh00k-s3cret") == false)
                 }
+                // proto-docs/notifications.md's payload example has exactly the fields a real down has.
+                let documented = try Self.documentedPayload()
+                func shape(_ object: JSONObject) -> [String: [String]] {
+                    var fields = ["": object.keys.sorted()]
+                    for key in ["monitor", "incident", "channel"] { fields[key] = object[key]?.objectValue?.keys.sorted() ?? [] }
+                    return fields
+                }
+                #expect(shape(documented) == shape(down))
+                #expect(documented["event"] == .string("down"))
                 let rows = try await Self.outbox(fixture)
                 #expect(rows.map(\.event) == ["down", "up"])
                 #expect(rows.allSatisfy { $0.state == "delivered" && $0.attempts == 1 && $0.error == nil })
