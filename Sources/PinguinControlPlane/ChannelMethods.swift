@@ -79,7 +79,7 @@ public enum ChannelMethods {
                         if let name { draft.name = name }
                         if let enabled { draft.enabled = enabled }
                         if let monitorIDs { draft.monitorIDs = monitorIDs }
-                        var secretValues = storedSecretValues(storedSecrets)
+                        var secretValues = ChannelTarget.secretValues(fromJSON: storedSecrets)
                         for (key, value) in secretChanges ?? [:] { secretValues[key] = value }
                         let finalConfig = try config ?? (JSONParser.parse(current.configJSON).objectValue ?? JSONObject())
                         try validate(kind: current.kind, config: finalConfig, secrets: secretValues)
@@ -166,15 +166,6 @@ public enum ChannelMethods {
             }
         }
         return secrets
-    }
-
-    private static func storedSecretValues(_ json: String) -> [String: String] {
-        guard let object = (try? JSONParser.parse(json))?.objectValue else { return [:] }
-        var values: [String: String] = [:]
-        for (key, value) in zip(object.keys, object.values) {
-            if let text = value.stringValue { values[key] = text }
-        }
-        return values
     }
 
     private static func secretsJSON(_ secrets: [String: String]) -> String {

@@ -122,12 +122,18 @@ final class CurlTransfer: @unchecked Sendable {
         return (status, Double(total) / 1000)
     }
 
-    static func http(_ request: HTTPDelivery) async throws(DeliveryError) -> DeliveryReceipt {
+    /// A transfer to `url`, allowed only `protocols`, ending after `timeout` ms (connecting: at most `connectTimeout`).
+    private static func start(url: String, protocols: String, timeout: Int, connectTimeout: Int) throws(DeliveryError) -> CurlTransfer {
         let transfer = try CurlTransfer()
-        try transfer.set(CURLOPT_URL, request.url)
-        try transfer.set(CURLOPT_PROTOCOLS_STR, "http,https")
-        try transfer.set(CURLOPT_TIMEOUT_MS, request.timeoutMilliseconds)
-        try transfer.set(CURLOPT_CONNECTTIMEOUT_MS, min(request.timeoutMilliseconds, 5_000))
+        try transfer.set(CURLOPT_URL, url)
+        try transfer.set(CURLOPT_PROTOCOLS_STR, protocols)
+        try transfer.set(CURLOPT_TIMEOUT_MS, timeout)
+        try transfer.set(CURLOPT_CONNECTTIMEOUT_MS, min(timeout, connectTimeout))
+        return transfer
+    }
+
+    static func http(_ request: HTTPDelivery) async throws(DeliveryError) -> DeliveryReceipt {
+        let transfer = try start(url: request.url, protocols: "http,https", timeout: request.timeoutMilliseconds, connectTimeout: 5_000)
         try transfer.set(CURLOPT_HTTPHEADER, list: request.headers + ["Expect:"])
         if request.method != "POST" { try transfer.set(CURLOPT_CUSTOMREQUEST, request.method) }
         try transfer.check(pinguin_curl_easy_setopt_off_t(transfer.handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count)), CURLOPT_POSTFIELDSIZE_LARGE)
@@ -146,11 +152,7 @@ final class CurlTransfer: @unchecked Sendable {
     }
 
     static func smtp(_ message: SMTPDelivery) async throws(DeliveryError) -> DeliveryReceipt {
-        let transfer = try CurlTransfer()
-        try transfer.set(CURLOPT_URL, message.url)
-        try transfer.set(CURLOPT_PROTOCOLS_STR, "smtp,smtps")
-        try transfer.set(CURLOPT_TIMEOUT_MS, message.timeoutMilliseconds)
-        try transfer.set(CURLOPT_CONNECTTIMEOUT_MS, min(message.timeoutMilliseconds, 10_000))
+        let transfer = try start(url: message.url, protocols: "smtp,smtps", timeout: message.timeoutMilliseconds, connectTimeout: 10_000)
         try transfer.set(CURLOPT_MAIL_FROM, "<\(message.from)>")
         try transfer.set(CURLOPT_MAIL_RCPT, list: message.recipients.map { "<\($0)>" })
         try transfer.set(CURLOPT_UPLOAD, 1)

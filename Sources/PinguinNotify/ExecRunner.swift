@@ -32,8 +32,7 @@ enum ExecRunner {
             exit = await process.waitForExit(timeout: .seconds(5))
             throw DeliveryError("\(request.command[0]) did not finish within \(request.timeoutMilliseconds) ms and was killed", retryable: true)
         }
-        let milliseconds = Double((ContinuousClock.now - started).components.attoseconds / 1_000_000_000_000_000)
-            + Double((ContinuousClock.now - started).components.seconds) * 1000
+        let milliseconds = OutboxDispatcher.seconds(ContinuousClock.now - started) * 1000
         let said = text(errors.isEmpty ? output : errors)
         guard case .exited(0)? = exit else {
             throw DeliveryError("\(request.command[0]) \(exit!)\(said.isEmpty ? "" : ": \(said)")", retryable: true)

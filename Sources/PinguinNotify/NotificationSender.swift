@@ -9,10 +9,7 @@ import PinguinModel
 public enum NotificationSender {
     public static func send(_ payload: JSONObject, via channel: ChannelTarget, now: Date = Date()) async throws(DeliveryError) -> DeliveryReceipt {
         let config = (try? JSONParser.parse(channel.configJSON))?.objectValue ?? JSONObject()
-        var secrets: [String: String] = [:]
-        if let object = (try? JSONParser.parse(channel.secretsJSON))?.objectValue {
-            for (key, value) in zip(object.keys, object.values) { secrets[key] = value.stringValue }
-        }
+        let secrets = ChannelTarget.secretValues(fromJSON: channel.secretsJSON)
         do {
             let prepared = try PreparedDelivery.prepare(kind: channel.kind, config: config, secrets: secrets, payload: payload, now: now)
             switch prepared {

@@ -74,37 +74,33 @@ struct OutboxNotices {
         incidentAsOf.append(JSONWriter.string(.object(asOf)))
     }
 
-    /// Inserts the rows; returns how many (a notice no channel takes adds none).
-    func queue(_ connection: PostgresConnection) async throws -> Int {
-        guard !isEmpty else { return 0 }
-        let rows = try await connection.query("""
+    /// Inserts the rows (a notice no channel takes adds none).
+    func queue(_ connection: PostgresConnection) async throws {
+        guard !isEmpty else { return }
+        _ = try await connection.query("""
             WITH u AS (
                 SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[])
                     WITH ORDINALITY AS u (monitor_id, event, key, payload, incident_us, incident_as_of, ord)
-            ), inserted AS (
-                INSERT INTO notification_outbox (channel_id, monitor_id, incident_id, event, dedupe_key, payload)
-                SELECT c.id, m.id, i.id, u.event, u.key || ':' || c.id,
-                       u.payload::jsonb || jsonb_build_object('monitor', \(OutboxSQL.monitorJSON("m")),
-                                                            'channel', jsonb_build_object('id', c.id, 'name', c.name))
-                       || CASE WHEN i.id IS NULL THEN '{}'::jsonb
-                               ELSE jsonb_build_object('incident', \(OutboxSQL.incidentJSON("i", now: "(u.payload::jsonb->>'at')::timestamptz"))
-                                                               || u.incident_as_of::jsonb) END
-                FROM u
-                JOIN monitors m ON m.id = u.monitor_id
-                JOIN notification_channels c ON \(OutboxSQL.channelTakes("c", monitor: "m"))
-                LEFT JOIN LATERAL (
-                    SELECT * FROM incidents x
-                    WHERE u.incident_us >= 0 AND x.monitor_id = u.monitor_id
-                      AND x.started_at = timestamptz 'epoch' + u.incident_us * interval '1 microsecond'
-                    ORDER BY x.id DESC LIMIT 1) i ON true
-                WHERE \(OutboxSQL.takesEvent("c", event: "u.event"))
-                ORDER BY u.ord, c.id
-                ON CONFLICT (dedupe_key) DO NOTHING
-                RETURNING 1
             )
-            SELECT count(*) FROM inserted
+            INSERT INTO notification_outbox (channel_id, monitor_id, incident_id, event, dedupe_key, payload)
+            SELECT c.id, m.id, i.id, u.event, u.key || ':' || c.id,
+                   u.payload::jsonb || jsonb_build_object('monitor', \(OutboxSQL.monitorJSON("m")),
+                                                        'channel', \(OutboxSQL.channelJSON("c")))
+                   || CASE WHEN i.id IS NULL THEN '{}'::jsonb
+                           ELSE jsonb_build_object('incident', \(OutboxSQL.incidentJSON("i", now: "(u.payload::jsonb->>'at')::timestamptz"))
+                                                           || u.incident_as_of::jsonb) END
+            FROM u
+            JOIN monitors m ON m.id = u.monitor_id
+            JOIN notification_channels c ON \(OutboxSQL.channelTakes("c", monitor: "m"))
+            LEFT JOIN LATERAL (
+                SELECT * FROM incidents x
+                WHERE u.incident_us >= 0 AND x.monitor_id = u.monitor_id
+                  AND x.started_at = timestamptz 'epoch' + u.incident_us * interval '1 microsecond'
+                ORDER BY x.id DESC LIMIT 1) i ON true
+            WHERE \(OutboxSQL.takesEvent("c", event: "u.event"))
+            ORDER BY u.ord, c.id
+            ON CONFLICT (dedupe_key) DO NOTHING
             """, [monitorIDs, events, keys, payloads, incidentStarts, incidentAsOf])
-        return try rows[0].decode(Int.self, column: 0)
     }
 }
 
@@ -120,6 +116,11 @@ enum OutboxSQL {
         jsonb_build_object('id', \(m).id, 'namespace', \(m).namespace, 'name', \(m).name, 'kind', \(m).kind,
                            'target', \(m).target, 'tags', to_jsonb(\(m).tags))
         """
+    }
+
+    /// A channel as the payload's `channel`: its id and name, never its secrets.
+    static func channelJSON(_ c: String) -> String {
+        "jsonb_build_object('id', \(c).id, 'name', \(c).name)"
     }
 
     /// An incident row as the payload's `incident`; its duration runs to `now` while it is open.
@@ -161,7 +162,7 @@ enum CertificateNotices {
     static let defaultDays = "[14, 7, 3, 1]"
 
     /// Runs in the open transaction, after the batch's rows are in `results_inserted`.
-    static func queue(_ connection: PostgresConnection) async throws -> Int {
+    static func queue(_ connection: PostgresConnection) async throws {
         let rows = try await connection.query("""
             SELECT DISTINCT ON (s.monitor_id) s.monitor_id, (extract(epoch FROM s.scheduled_at) * 1000000)::bigint,
                    coalesce(s.details #>> '{certificate,earliest_expiry,not_after}', s.details #>> '{certificate,not_after}',
@@ -184,41 +185,36 @@ enum CertificateNotices {
             days.append(Int64((notAfter.timeIntervalSince(at) / 86_400).rounded(.down)))
             subjects.append(try row.decode(String.self, column: 3))
         }
-        guard !monitorIDs.isEmpty else { return 0 }
-        let inserted = try await connection.query("""
-            WITH inserted AS (
-                INSERT INTO notification_outbox (channel_id, monitor_id, event, dedupe_key, payload)
-                SELECT c.id, m.id, 'certificate_expiring',
-                       'certificate:' || m.id || ':' || u.not_after_us || ':' || t.threshold || ':' || c.id,
-                       jsonb_build_object('version', 1, 'event', 'certificate_expiring',
-                           'at', \(OutboxSQL.time("timestamptz 'epoch' + u.at_us * interval '1 microsecond'")),
-                           'status', st.status, 'previous_status', st.status,
-                           'message', CASE WHEN u.days_left < 0 THEN 'the certificate expired ' || -u.days_left || ' days ago'
-                                           ELSE 'the certificate expires in ' || u.days_left || ' days' END
-                                      || ' (' || u.not_after_text || ')' || CASE WHEN u.subject = '' THEN '' ELSE ': ' || u.subject END,
-                           'certificate', jsonb_build_object('not_after', u.not_after_text, 'days_left', u.days_left,
-                                                             'subject', u.subject, 'threshold_days', t.threshold),
-                           'monitor', \(OutboxSQL.monitorJSON("m")), 'channel', jsonb_build_object('id', c.id, 'name', c.name))
-                FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[])
-                    AS u (monitor_id, at_us, not_after_us, not_after_text, days_left, subject)
-                JOIN monitors m ON m.id = u.monitor_id
-                JOIN monitor_state st ON st.monitor_id = m.id
-                JOIN notification_channels c ON \(OutboxSQL.channelTakes("c", monitor: "m"))
-                                             AND \(OutboxSQL.takesEvent("c", event: "'certificate_expiring'"))
-                CROSS JOIN LATERAL (
-                    SELECT min(y.days) AS threshold
-                    FROM jsonb_array_elements_text(
-                        CASE WHEN jsonb_typeof(c.config->'certificate_expiry_days') = 'array' THEN c.config->'certificate_expiry_days'
-                             ELSE '\(defaultDays)'::jsonb END) AS x (text),
-                         LATERAL (SELECT CASE WHEN x.text ~ '^[0-9]{1,4}$' THEN x.text::int END AS days) y
-                    WHERE y.days >= u.days_left) t
-                WHERE t.threshold IS NOT NULL
-                ORDER BY m.id, c.id
-                ON CONFLICT (dedupe_key) DO NOTHING
-                RETURNING 1
-            )
-            SELECT count(*) FROM inserted
+        guard !monitorIDs.isEmpty else { return }
+        _ = try await connection.query("""
+            INSERT INTO notification_outbox (channel_id, monitor_id, event, dedupe_key, payload)
+            SELECT c.id, m.id, 'certificate_expiring',
+                   'certificate:' || m.id || ':' || u.not_after_us || ':' || t.threshold || ':' || c.id,
+                   jsonb_build_object('version', 1, 'event', 'certificate_expiring',
+                       'at', \(OutboxSQL.time("timestamptz 'epoch' + u.at_us * interval '1 microsecond'")),
+                       'status', st.status, 'previous_status', st.status,
+                       'message', CASE WHEN u.days_left < 0 THEN 'the certificate expired ' || -u.days_left || ' days ago'
+                                       ELSE 'the certificate expires in ' || u.days_left || ' days' END
+                                  || ' (' || u.not_after_text || ')' || CASE WHEN u.subject = '' THEN '' ELSE ': ' || u.subject END,
+                       'certificate', jsonb_build_object('not_after', u.not_after_text, 'days_left', u.days_left,
+                                                         'subject', u.subject, 'threshold_days', t.threshold),
+                       'monitor', \(OutboxSQL.monitorJSON("m")), 'channel', \(OutboxSQL.channelJSON("c")))
+            FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::text[])
+                AS u (monitor_id, at_us, not_after_us, not_after_text, days_left, subject)
+            JOIN monitors m ON m.id = u.monitor_id
+            JOIN monitor_state st ON st.monitor_id = m.id
+            JOIN notification_channels c ON \(OutboxSQL.channelTakes("c", monitor: "m"))
+                                         AND \(OutboxSQL.takesEvent("c", event: "'certificate_expiring'"))
+            CROSS JOIN LATERAL (
+                SELECT min(y.days) AS threshold
+                FROM jsonb_array_elements_text(
+                    CASE WHEN jsonb_typeof(c.config->'certificate_expiry_days') = 'array' THEN c.config->'certificate_expiry_days'
+                         ELSE '\(defaultDays)'::jsonb END) AS x (text),
+                     LATERAL (SELECT CASE WHEN x.text ~ '^[0-9]{1,4}$' THEN x.text::int END AS days) y
+                WHERE y.days >= u.days_left) t
+            WHERE t.threshold IS NOT NULL
+            ORDER BY m.id, c.id
+            ON CONFLICT (dedupe_key) DO NOTHING
             """, [monitorIDs, ats, notAfters, texts, days, subjects])
-        return try inserted[0].decode(Int.self, column: 0)
     }
 }

@@ -1,5 +1,6 @@
 public import Foundation
 public import PinguinPostgres
+import PinguinWire
 
 /// A channel as a sender needs it: with its secrets. Never shown by the API.
 public struct ChannelTarget: Sendable, Hashable {
@@ -9,6 +10,17 @@ public struct ChannelTarget: Sendable, Hashable {
     public var configJSON: String
     public var secretsJSON: String
     public var enabled: Bool
+
+    /// A stored `secrets` object as names to values (non-string members, which the API never
+    /// stores, are left out; a text that is not an object reads as none).
+    public static func secretValues(fromJSON json: String) -> [String: String] {
+        guard let object = (try? JSONParser.parse(json))?.objectValue else { return [:] }
+        var values: [String: String] = [:]
+        for (key, value) in zip(object.keys, object.values) {
+            if let text = value.stringValue { values[key] = text }
+        }
+        return values
+    }
 
     public init(id: Int64, name: String, kind: String, configJSON: String, secretsJSON: String, enabled: Bool = true) {
         self.id = id
@@ -154,7 +166,7 @@ public struct OutboxStore: Sendable {
                        jsonb_build_object('version', 1, 'event', 'reminder', 'at', \(OutboxSQL.time("now()")),
                            'status', s.status, 'previous_status', s.status, 'message', i.last_message,
                            'reminder', jsonb_build_object('number', k.n, 'interval_ms', (c.config->>'reminder_interval_ms')::bigint),
-                           'monitor', \(OutboxSQL.monitorJSON("m")), 'channel', jsonb_build_object('id', c.id, 'name', c.name),
+                           'monitor', \(OutboxSQL.monitorJSON("m")), 'channel', \(OutboxSQL.channelJSON("c")),
                            'incident', \(OutboxSQL.incidentJSON("i", now: "now()")))
                 FROM incidents i
                 JOIN monitor_state s ON s.monitor_id = i.monitor_id AND s.status = 'down'

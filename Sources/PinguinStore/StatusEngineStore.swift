@@ -1,7 +1,6 @@
 public import Foundation
 public import PinguinModel
 public import PinguinPostgres
-import PinguinWire
 
 /// One monitor's status change, decided while a batch of results was stored.
 public struct StatusChange: Sendable, Hashable {
@@ -66,8 +65,6 @@ enum StatusEngineStore {
         var incidents: [IncidentUpdate] = []
         /// Every judged monitor's ``MonitorStatusState/isFailing(under:)`` after the batch.
         var failing: [Int64: Bool] = [:]
-        /// Notifications queued in the outbox (one per notice and channel).
-        var queuedNotifications = 0
     }
 
     /// Runs in the open transaction of `connection`, after the batch's rows are in
@@ -91,7 +88,7 @@ enum StatusEngineStore {
             monitors[id] = Pending(state: state, policy: policy)
         }
         // A supervisor whose checks mostly fail at once is suspected: its results are judged with alerts held.
-        let suspicion = try await SupervisorSuspicion.update(connection)
+        let suspected = try await SupervisorSuspicion.update(connection)
         let rows = try await connection.query("""
             SELECT monitor_id, (extract(epoch FROM scheduled_at) * 1000000)::bigint, status, message, coalesce(supervisor, '')
             FROM results_inserted ORDER BY monitor_id, scheduled_at
@@ -116,7 +113,7 @@ enum StatusEngineStore {
         for (id, at, status, message, supervisor) in holds.order(Array(batch.keys)).flatMap({ id in batch[id]!.map { (id, $0.at, $0.status, $0.message, $0.supervisor) } }) {
             guard var monitor = monitors[id] else { continue }
             let holdingDependency = holds.holdingDependency(of: id) { monitors[$0]?.state }
-            let held = suspicion.suspected.contains(supervisor) || holdingDependency != nil
+            let held = suspected.contains(supervisor) || holdingDependency != nil
             let step = StatusMachine.apply(
                 StatusInput(scheduledAt: at, status: status, message: message, holdAlerts: held), to: monitor.state, policy: monitor.policy)
             guard step.ignored == nil else { continue }
@@ -146,10 +143,10 @@ enum StatusEngineStore {
             case nil:
                 break
             }
+            let openedWith: Int? = if case .open? = step.incident { max(step.state.failures, 1) } else { nil }
             for notice in step.notices {
                 outbox.add(notice, monitorID: id, at: at, message: message, from: step.previousStatus ?? step.state.status,
-                           to: step.state.status, closedIncidentStartedAt: monitor.incidentStartedBefore,
-                           failedChecks: step.incident.flatMap { if case .open = $0 { max(step.state.failures, 1) } else { nil } })
+                           to: step.state.status, closedIncidentStartedAt: monitor.incidentStartedBefore, failedChecks: openedWith)
             }
             if let previous = step.previousStatus {
                 changes.append(StatusChange(monitorID: id, from: previous, to: step.state.status, at: at, notices: step.notices))
@@ -225,9 +222,10 @@ enum StatusEngineStore {
                 """, [ids, statuses, since, failures, successes, engines])
         }
         // Notifications go into the outbox in this transaction, after the incidents they name.
-        let queued = try await outbox.queue(connection) + CertificateNotices.queue(connection) + suspicion.queued
+        _ = try await outbox.queue(connection)
+        _ = try await CertificateNotices.queue(connection)
         return Decisions(
             changes: changes, incidents: incidents,
-            failing: monitors.mapValues { $0.state.isFailing(under: $0.policy) }, queuedNotifications: queued)
+            failing: monitors.mapValues { $0.state.isFailing(under: $0.policy) })
     }
 }

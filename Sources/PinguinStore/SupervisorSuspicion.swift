@@ -18,9 +18,8 @@ enum SupervisorSuspicion {
     static let clearShare = 0.5
 
     /// Runs in the open transaction, after the batch's rows are in `results_inserted`; returns the
-    /// supervisors suspected now (their results are judged with alerts held) and how many
-    /// notifications it queued.
-    static func update(_ connection: PostgresConnection) async throws -> (suspected: Set<String>, queued: Int) {
+    /// supervisors suspected now (their results are judged with alerts held).
+    static func update(_ connection: PostgresConnection) async throws -> Set<String> {
         // Each database session counts into rows of its own: ingesters never wait on each other here.
         _ = try await connection.query("""
             INSERT INTO supervisor_checks AS c (supervisor, minute, writer, checks, failures)
@@ -48,7 +47,6 @@ enum SupervisorSuspicion {
             ORDER BY b.supervisor
             """)
         var suspected: Set<String> = []
-        var queued = 0
         for row in rows {
             let supervisor = try row.decode(String.self, column: 0)
             let newest = (checks: try row.decode(Int.self, column: 1), failures: try row.decode(Int.self, column: 2))
@@ -64,14 +62,14 @@ enum SupervisorSuspicion {
                         """, [supervisor, Int64(counted.checks), Int64(counted.failures)])
                     isSuspected = true
                     if let since = try started.first?.decode(Int64.self, column: 0) {
-                        queued += try await notify(connection, supervisor: supervisor, state: "started", since: since, counted: counted)
+                        try await notify(connection, supervisor: supervisor, state: "started", since: since, counted: counted)
                     }
                 } else if isSuspected, share < clearShare {
                     let ended = try await connection.query(
                         "DELETE FROM supervisor_suspicions WHERE supervisor = $1 RETURNING (extract(epoch FROM since) * 1000000)::bigint", [supervisor])
                     isSuspected = false
                     if let since = try ended.first?.decode(Int64.self, column: 0) {
-                        queued += try await notify(connection, supervisor: supervisor, state: "cleared", since: since, counted: counted)
+                        try await notify(connection, supervisor: supervisor, state: "cleared", since: since, counted: counted)
                     }
                 }
             }
@@ -84,37 +82,32 @@ enum SupervisorSuspicion {
             DELETE FROM supervisor_checks USING newest
             WHERE (writer = pg_backend_pid() AND minute < newest.at - interval '1 hour') OR minute < newest.at - interval '1 day'
             """)
-        return (suspected, queued)
+        return suspected
     }
 
     /// One notification per channel that takes `supervisor_suspect` and alerts for at least one of
     /// the monitors the supervisor checked in this batch.
     private static func notify(
         _ connection: PostgresConnection, supervisor: String, state: String, since: Int64, counted: (checks: Int, failures: Int)
-    ) async throws -> Int {
+    ) async throws {
         let message = state == "started"
             ? "\(counted.failures) of \(counted.checks) checks by supervisor \(supervisor) failed at once: its own network or host is the likelier fault; alerts from its checks are held back until they succeed again"
             : "checks by supervisor \(supervisor) succeed again (\(counted.failures) of \(counted.checks) failed); what is still true after the held alerts is announced"
-        let rows = try await connection.query("""
-            WITH inserted AS (
-                INSERT INTO notification_outbox (channel_id, event, dedupe_key, payload)
-                SELECT c.id, 'supervisor_suspect', 'supervisor:' || $1 || ':' || $2::bigint || ':' || $3 || ':' || c.id,
-                       jsonb_build_object('version', 1, 'event', 'supervisor_suspect', 'at', \(OutboxSQL.time("now()")),
-                           'status', NULL, 'previous_status', NULL, 'message', $4::text,
-                           'supervisor', jsonb_build_object('name', $1::text, 'state', $3::text,
-                               'since', \(OutboxSQL.time("timestamptz 'epoch' + $2::bigint * interval '1 microsecond'")),
-                               'checks', $5::bigint, 'failures', $6::bigint),
-                           'channel', jsonb_build_object('id', c.id, 'name', c.name))
-                FROM notification_channels c
-                WHERE \(OutboxSQL.takesEvent("c", event: "'supervisor_suspect'"))
-                  AND EXISTS (SELECT 1 FROM results_inserted r JOIN monitors m ON m.id = r.monitor_id
-                              WHERE r.supervisor = $1 AND \(OutboxSQL.channelTakes("c", monitor: "m")))
-                ORDER BY c.id
-                ON CONFLICT (dedupe_key) DO NOTHING
-                RETURNING 1
-            )
-            SELECT count(*) FROM inserted
+        _ = try await connection.query("""
+            INSERT INTO notification_outbox (channel_id, event, dedupe_key, payload)
+            SELECT c.id, 'supervisor_suspect', 'supervisor:' || $1 || ':' || $2::bigint || ':' || $3 || ':' || c.id,
+                   jsonb_build_object('version', 1, 'event', 'supervisor_suspect', 'at', \(OutboxSQL.time("now()")),
+                       'status', NULL, 'previous_status', NULL, 'message', $4::text,
+                       'supervisor', jsonb_build_object('name', $1::text, 'state', $3::text,
+                           'since', \(OutboxSQL.time("timestamptz 'epoch' + $2::bigint * interval '1 microsecond'")),
+                           'checks', $5::bigint, 'failures', $6::bigint),
+                       'channel', \(OutboxSQL.channelJSON("c")))
+            FROM notification_channels c
+            WHERE \(OutboxSQL.takesEvent("c", event: "'supervisor_suspect'"))
+              AND EXISTS (SELECT 1 FROM results_inserted r JOIN monitors m ON m.id = r.monitor_id
+                          WHERE r.supervisor = $1 AND \(OutboxSQL.channelTakes("c", monitor: "m")))
+            ORDER BY c.id
+            ON CONFLICT (dedupe_key) DO NOTHING
             """, [supervisor, since, state, message, Int64(counted.checks), Int64(counted.failures)])
-        return try rows[0].decode(Int.self, column: 0)
     }
 }
