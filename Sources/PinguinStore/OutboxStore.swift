@@ -144,15 +144,6 @@ public struct OutboxStore: Sendable {
         return !rows.isEmpty
     }
 
-    /// Gives claimed rows back unsent (a sender stopping): due again at once, the attempt not counted.
-    public func release(ids: [Int64], owner: String) async throws {
-        guard !ids.isEmpty else { return }
-        _ = try await client.query("""
-            UPDATE notification_outbox SET state = 'pending', attempts = greatest(attempts - 1, 0), locked_by = NULL, locked_until = NULL
-            WHERE id = ANY($1) AND locked_by = $2 AND state = 'sending'
-            """, [ids, owner])
-    }
-
     /// Queues the reminders that are due: for every open incident of a monitor that is down, every
     /// channel with `config.reminder_interval_ms` that was sent the incident's down notification
     /// gets reminder number n once n whole intervals have passed since that notification. Time
@@ -186,17 +177,6 @@ public struct OutboxStore: Sendable {
             SELECT count(*) FROM inserted
             """)
         return try rows[0].decode(Int.self, column: 0)
-    }
-
-    /// Queues a test notification for a channel (`channel.test` with `via_outbox`); returns its id.
-    public func queueTest(channelID: Int64, payloadJSON: String, key: String) async throws -> Int64? {
-        let rows = try await client.query("""
-            INSERT INTO notification_outbox (channel_id, event, dedupe_key, payload)
-            VALUES ($1, 'test', $2, $3::jsonb)
-            ON CONFLICT (dedupe_key) DO NOTHING
-            RETURNING id
-            """, [channelID, key, payloadJSON])
-        return try rows.first?.decode(Int64.self, column: 0)
     }
 
     public func list(_ filter: OutboxFilter) async throws -> [OutboxRecord] {

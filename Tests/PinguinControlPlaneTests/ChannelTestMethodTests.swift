@@ -94,9 +94,10 @@ struct ChannelTestMethodTests {
         try await Self.with { harness in
             let channel = try await harness.ok("channel.create", #"{"name":"x","kind":"exec","config":{"command":["/bin/true"]}}"#)
             let id = try #require(channel["id"]?.int64Value)
-            let outbox = OutboxStore(client: harness.client)
             for index in 0..<3 {
-                _ = try await outbox.queueTest(channelID: id, payloadJSON: #"{"version":1,"event":"test","message":"n\#(index)"}"#, key: "test:\(index)")
+                _ = try await harness.client.query(
+                    "INSERT INTO notification_outbox (channel_id, event, dedupe_key, payload) VALUES ($1, 'test', $2, $3::jsonb)",
+                    [id, "test:\(index)", #"{"version":1,"event":"test","message":"n\#(index)"}"#])
             }
             _ = try await harness.client.query("UPDATE notification_outbox SET state = 'failed', last_error = 'no' WHERE dedupe_key = 'test:1'")
             let all = try await harness.ok("notification.list", #"{"channel_id":\#(id),"limit":2}"#)
